@@ -1,0 +1,158 @@
+using System.Collections;
+using CoNRec.Core;
+using StackExchange.Redis;
+
+namespace CoNRec.Store;
+
+/// <summary>
+/// Writes one generation: codebook blob, catalog and per-user predictions, all pipelined. Every key it creates
+/// carries <see cref="StoreOptions.WritingTtl"/> until publish, so a writer that dies leaves nothing permanent
+/// and nothing visible: readers only ever follow the active pointer.
+/// </summary>
+public sealed class GenerationWriter
+{
+    private const int MaxInFlight = 4096;
+
+    private readonly IDatabase _db;
+    private readonly RedisKeys _keys;
+    private readonly StoreOptions _options;
+    private readonly List<Task<bool>> _pending = new(MaxInFlight);
+    private readonly List<Task> _pendingExpiries = [];
+    private readonly BitArray _userBucketsTouched;
+    private readonly BitArray _itemBucketsTouched;
+    private readonly byte[] _scratch;
+    private long _users, _items, _sids;
+
+    public GenerationMeta Meta { get; private set; }
+    public Codebook Codebook { get; }
+    public long Users => _users;
+    public long Items => _items;
+
+    private GenerationWriter(IDatabase db, RedisKeys keys, StoreOptions options, GenerationMeta meta, Codebook codebook)
+    {
+        _db = db;
+        _keys = keys;
+        _options = options;
+        Meta = meta;
+        Codebook = codebook;
+        _userBucketsTouched = new BitArray(meta.UserBuckets);
+        _itemBucketsTouched = new BitArray(meta.ItemBuckets);
+        _scratch = new byte[SidSetCodec.EncodedLength(codebook.Layout, SidSetCodec.MaxCount)];
+    }
+
+    public static string NewGenerationId(DateTimeOffset now) =>
+        $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
+
+    /// <summary>Creates the generation (status 'writing') and stores its codebook blob by content hash.</summary>
+    public static async Task<GenerationWriter> BeginAsync(IDatabase db, RedisKeys keys, StoreOptions options, Codebook codebook,
+        long expectedUsers, long expectedItems, string source, string? id = null, int shardCount = 1)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var meta = new GenerationMeta
+        {
+            Id = id ?? NewGenerationId(now),
+            Status = GenerationStatus.Writing,
+            CodebookHash = codebook.ContentHash,
+            Levels = codebook.Levels,
+            CodesPerLevel = codebook.CodesPerLevel,
+            Dimension = codebook.Dimension,
+            UserBuckets = RedisKeys.BucketCount(expectedUsers, options.UsersPerBucket),
+            ItemBuckets = RedisKeys.BucketCount(expectedItems, options.ItemsPerBucket),
+            Created = now,
+            Source = source,
+            ShardCount = shardCount,
+        };
+        var cbKey = keys.Codebook(codebook.ContentHash);
+        // NX: a codebook shared with a live generation must keep its (absent) TTL.
+        if (!await db.StringSetAsync(cbKey, codebook.SourceBytes, options.WritingTtl, When.NotExists))
+            await db.KeyExpireAsync(cbKey, options.WritingTtl, ExpireWhen.GreaterThanCurrentExpiry);
+        var metaKey = keys.Meta(meta.Id);
+        if (!await db.HashSetAsync(metaKey, "id", meta.Id, When.NotExists))
+            throw new InvalidOperationException($"generation '{meta.Id}' already exists");
+        await db.HashSetAsync(metaKey, meta.ToHash());
+        await db.KeyExpireAsync(metaKey, options.WritingTtl);
+        await db.SortedSetAddAsync(keys.Generations, meta.Id, now.ToUnixTimeMilliseconds());
+        return new GenerationWriter(db, keys, options, meta, codebook);
+    }
+
+    public async ValueTask AddCatalogAsync(CatalogEntry entry)
+    {
+        int bucket = RedisKeys.Bucket(entry.ItemId, Meta.ItemBuckets);
+        var key = _keys.ItemBucket(Meta.Id, bucket);
+        int n = SidSetCodec.Encode(Codebook.Layout, [entry.Sid], _scratch);
+        await EnqueueAsync(_db.HashSetAsync(key, entry.ItemId, _scratch.AsSpan(0, n).ToArray()), isUser: false);
+        TouchBucket(_itemBucketsTouched, bucket, key);
+    }
+
+    public async ValueTask AddPredictionsAsync(string userId, ReadOnlyMemory<ulong> sids)
+    {
+        if (sids.Length == 0) return; // an empty set is the same as no predictions; do not spend memory on it
+        int bucket = RedisKeys.Bucket(userId, Meta.UserBuckets);
+        var key = _keys.UserBucket(Meta.Id, bucket);
+        int n = SidSetCodec.Encode(Codebook.Layout, sids.Span, _scratch);
+        Interlocked.Add(ref _sids, sids.Length);
+        await EnqueueAsync(_db.HashSetAsync(key, userId, _scratch.AsSpan(0, n).ToArray()), isUser: true);
+        TouchBucket(_userBucketsTouched, bucket, key);
+    }
+
+    private void TouchBucket(BitArray touched, int bucket, RedisKey key)
+    {
+        if (touched[bucket]) return;
+        touched[bucket] = true;
+        _pendingExpiries.Add(_db.KeyExpireAsync(key, _options.WritingTtl));
+    }
+
+    private async ValueTask EnqueueAsync(Task<bool> write, bool isUser)
+    {
+        _pending.Add(isUser ? CountNew(write, u: true) : CountNew(write, u: false));
+        if (_pending.Count >= MaxInFlight) await FlushAsync();
+    }
+
+    // HSET returns true only for a new field, so counts are of distinct ids even if a file repeats one.
+    private async Task<bool> CountNew(Task<bool> write, bool u)
+    {
+        bool added = await write.ConfigureAwait(false);
+        if (added) Interlocked.Increment(ref u ? ref _users : ref _items);
+        return added;
+    }
+
+    public async Task FlushAsync()
+    {
+        await Task.WhenAll(_pending);
+        _pending.Clear();
+        await Task.WhenAll(_pendingExpiries);
+        _pendingExpiries.Clear();
+    }
+
+    /// <summary>Flushes and marks the generation complete (still invisible until published).</summary>
+    public async Task<GenerationMeta> CompleteAsync()
+    {
+        await FlushAsync();
+        Meta = Meta with
+        {
+            Status = GenerationStatus.Complete,
+            Users = _users,
+            Items = _items,
+            Sids = _sids,
+            UserBucketsUsed = CountSet(_userBucketsTouched),
+            ItemBucketsUsed = CountSet(_itemBucketsTouched),
+            Completed = DateTimeOffset.UtcNow,
+        };
+        await _db.HashSetAsync(_keys.Meta(Meta.Id), Meta.ToHash());
+        return Meta;
+    }
+
+    /// <summary>Best-effort removal of a failed generation; its TTLs clean up whatever this misses.</summary>
+    public async Task AbortAsync()
+    {
+        try { await FlushAsync(); } catch (RedisException) { }
+        await GenerationRegistry.DeleteKeysAsync(_db, _keys, Meta);
+    }
+
+    private static int CountSet(BitArray bits)
+    {
+        int n = 0;
+        for (int i = 0; i < bits.Length; i++) if (bits[i]) n++;
+        return n;
+    }
+}
