@@ -94,7 +94,7 @@ public static class ListpackTuning
                 await Raise(server, "hash-max-listpack-value", valueBytes, log);
                 await Raise(server, "hash-max-listpack-entries", entries, log);
             }
-            catch (RedisException e)
+            catch (Exception e) when (e is RedisException or RedisCommandException)
             {
                 log?.Invoke($"warning: could not check listpack limits on {endpoint} ({e.Message}); memory per user may be higher than documented");
             }

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using CoNRec.Core;
+using CoNRec.Store;
+using StackExchange.Redis;
+
+namespace CoNRec.Batch;
+
+/// <summary>Entry point of the batch CLI; stdout carries results (a generation id), stderr carries progress and errors.</summary>
+public static class BatchCli
+{
+    public const int Ok = 0, Failed = 1, Usage = 2;
+    public const string DefaultRedis = "127.0.0.1:6380"; // the filter service's embedded Garnet
+
+    private const string Help = """
+        usage: CoNRec.Batch <command> [options]
+          load         --codebook F --catalog F --predictions F [--redis host:port] [--no-publish] [--key-prefix P]
+                       Loads a new generation and (unless --no-publish) publishes it. Prints the generation id.
+          publish      --generation G [--redis host:port] [--key-prefix P]
+                       Validates and publishes (or rolls back to) a generation.
+          generations  [--redis host:port] [--key-prefix P]        Lists generations, newest first.
+          sample       --out DIR [--users N] [--items N] [--levels L] [--codes K] [--dim D] [--sids S] [--seed S]
+                       Writes a deterministic synthetic codebook, catalog and predictions.
+        --redis defaults to 127.0.0.1:6380, the filter service's embedded Garnet.
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { stdout.WriteLine(Help); return args.Length == 0 ? Usage : Ok; }
+        try
+        {
+            var cl = new CommandLine(args, new HashSet<string> { "--no-publish" });
+            return cl.Command switch
+            {
+                "load" => await LoadAsync(cl, stdout, stderr),
+                "publish" => await PublishAsync(cl, stdout, stderr),
+                "generations" => await ListAsync(cl, stdout),
+                "sample" => Sample(cl, stdout),
+                _ => throw new UsageException($"unknown command '{cl.Command}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            stderr.WriteLine(Help);
+            return Usage;
+        }
+        catch (Exception e) when (e is FormatException or IOException or PublishException or RedisException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return Failed;
+        }
+    }
+
+    private static async Task<ConnectionMultiplexer> ConnectAsync(string endpoint, TextWriter stderr)
+    {
+        var mux = await RedisConnection.ConnectAsync(endpoint, "conrec-batch", allowAdmin: true);
+        if (!mux.IsConnected) { mux.Dispose(); throw new IOException($"cannot reach Redis at {endpoint}"); }
+        stderr.WriteLine($"connected to {endpoint}");
+        return mux;
+    }
+
+    private static StoreOptions Options(CommandLine cl) => new() { KeyPrefix = cl.Get("--key-prefix") ?? "conrec" };
+
+    private static string Redis(CommandLine cl) => cl.Get("--redis") ?? DefaultRedis;
+
+    private static async Task<int> LoadAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
+    {
+        string codebook = cl.Require("--codebook"), catalog = cl.Require("--catalog"), predictions = cl.Require("--predictions");
+        bool publish = !cl.Flag("--no-publish");
+        var options = Options(cl);
+        var redis = Redis(cl);
+        cl.EnsureAllUsed();
+        using var mux = await ConnectAsync(redis, stderr);
+        var loader = new GenerationLoader(mux, new RedisKeys(options.KeyPrefix), options, m => stderr.WriteLine(m));
+        var result = await loader.LoadAsync(codebook, catalog, predictions, publish);
+        stderr.WriteLine($"generation {result.Meta.Id}: {result.Meta.Users} users, {result.Meta.Items} items, {result.Meta.Sids} SIDs in {result.Elapsed.TotalSeconds:F2}s " +
+                         $"({result.UsersPerSecond:F0} users/s); {(result.Published ? "published" : "not published (--no-publish)")}");
+        stdout.WriteLine(result.Meta.Id);
+        return Ok;
+    }
+
+    private static async Task<int> PublishAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
+    {
+        var generation = cl.Require("--generation");
+        var options = Options(cl);
+        var redis = Redis(cl);
+        cl.EnsureAllUsed();
+        using var mux = await ConnectAsync(redis, stderr);
+        var sw = Stopwatch.StartNew();
+        var meta = await new GenerationRegistry(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options).PublishAsync(generation);
+        stderr.WriteLine($"published {meta.Id} ({meta.Users} users, codebook {meta.CodebookHash[..12]}) in {sw.ElapsedMilliseconds} ms");
+        stdout.WriteLine(meta.Id);
+        return Ok;
+    }
+
+    private static async Task<int> ListAsync(CommandLine cl, TextWriter stdout)
+    {
+        var options = Options(cl);
+        var redis = Redis(cl);
+        cl.EnsureAllUsed();
+        using var mux = await ConnectAsync(redis, TextWriter.Null);
+        var registry = new GenerationRegistry(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options);
+        var active = await registry.GetActiveIdAsync();
+        stdout.WriteLine($"{"generation",-26} {"status",-10} {"users",10} {"items",10} codebook      created");
+        foreach (var g in await registry.ListAsync())
+            stdout.WriteLine($"{g.Id,-26} {g.Status,-10} {g.Users,10} {g.Items,10} {g.CodebookHash[..12]}  {g.Created:u}{(g.Id == active ? "  <- active" : "")}");
+        return Ok;
+    }
+
+    private static int Sample(CommandLine cl, TextWriter stdout)
+    {
+        var dir = cl.Require("--out");
+        var spec = new SampleData.Spec(
+            Users: cl.Int("--users", 50, 1, 100_000_000), Items: cl.Int("--items", 500, 1, 100_000_000),
+            Levels: cl.Int("--levels", 3, 1, SidLayout.MaxLevels), Codes: cl.Int("--codes", 32, 1, SidLayout.MaxCodesPerLevel),
+            Dimension: cl.Int("--dim", 16, 1, Codebook.MaxDimension), SidsPerUser: cl.Int("--sids", 20, 0, SidSetCodec.MaxCount),
+            Seed: cl.Int("--seed", 7, 0, int.MaxValue));
+        cl.EnsureAllUsed();
+        SampleData.Write(dir, spec);
+        stdout.WriteLine(dir);
+        return Ok;
+    }
+}

@@ -1,0 +1,3 @@
+using CoNRec.Batch;
+
+return await BatchCli.RunAsync(args, Console.Out, Console.Error);

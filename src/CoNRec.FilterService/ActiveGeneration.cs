@@ -1,0 +1,115 @@
+using System.Collections.Concurrent;
+using CoNRec.Core;
+using CoNRec.Store;
+using StackExchange.Redis;
+
+namespace CoNRec.FilterService;
+
+/// <summary>
+/// Everything a replica needs to serve one generation: its meta, the codebook it was made with (invariant 2),
+/// and bounded caches of catalog lookups and normalised reconstructions. Replaced wholesale on a switch, so a
+/// cache never mixes two codebooks.
+/// </summary>
+public sealed class ActiveGeneration
+{
+    private readonly string _userKeyPrefix;
+    private readonly string _itemKeyPrefix;
+
+    public GenerationMeta Meta { get; }
+    public Codebook Codebook { get; }
+    public ReconstructionCache Reconstructions { get; }
+    public CatalogCache Catalog { get; }
+    public string Id => Meta.Id;
+
+    public ActiveGeneration(GenerationMeta meta, Codebook codebook, RedisKeys keys, FilterOptions options)
+    {
+        Meta = meta;
+        Codebook = codebook;
+        Reconstructions = new ReconstructionCache(codebook, options.ReconstructionCacheEntries);
+        Catalog = new CatalogCache(options.CatalogCacheEntries);
+        _userKeyPrefix = keys.UserBucket(meta.Id, 0).ToString()[..^1];
+        _itemKeyPrefix = keys.ItemBucket(meta.Id, 0).ToString()[..^1];
+    }
+
+    public RedisKey UserKey(string userId) => _userKeyPrefix + RedisKeys.Bucket(userId, Meta.UserBuckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public RedisKey ItemKey(string itemId) => _itemKeyPrefix + RedisKeys.Bucket(itemId, Meta.ItemBuckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// Normalised reconstructions of hot SIDs in one preallocated arena. Fill-once: slots are claimed until the arena is
+/// full, then misses are computed on the fly (cheap: L vector adds and a norm). No eviction means no locks and no
+/// torn reads, and memory is bounded by capacity × d floats.
+/// </summary>
+public sealed class ReconstructionCache
+{
+    private readonly Codebook _codebook;
+    private readonly float[] _arena;
+    private readonly int _capacity;
+    private readonly ConcurrentDictionary<ulong, int> _slots;
+    private int _next;
+
+    public ReconstructionCache(Codebook codebook, int capacity)
+    {
+        _codebook = codebook;
+        _capacity = capacity;
+        _arena = new float[(long)capacity * codebook.Dimension];
+        _slots = new ConcurrentDictionary<ulong, int>(Environment.ProcessorCount, Math.Min(capacity, 4096));
+    }
+
+    public int Count => _slots.Count;
+
+    public void CopyTo(ulong sid, Span<float> destination)
+    {
+        int d = _codebook.Dimension;
+        if (_slots.TryGetValue(sid, out int slot))
+        {
+            _arena.AsSpan(slot * d, d).CopyTo(destination);
+            return;
+        }
+        _codebook.Reconstruct(sid, destination);
+        if (Volatile.Read(ref _next) >= _capacity) return;
+        int claimed = Interlocked.Increment(ref _next) - 1;
+        if (claimed >= _capacity) return;
+        destination[..d].CopyTo(_arena.AsSpan(claimed * d, d));
+        _slots.TryAdd(sid, claimed); // publishing after the copy: a reader never sees a half-written slot
+    }
+}
+
+/// <summary>
+/// item_id → packed SID, including negative entries for items the catalog does not know. Bounded by a two-generation
+/// scheme: when the young map fills, it becomes the old one and the previous old map is dropped; hits in the old map
+/// are promoted. Approximates LRU without per-hit bookkeeping.
+/// </summary>
+public sealed class CatalogCache(int capacity)
+{
+    public const ulong Unknown = ulong.MaxValue;
+
+    private readonly Lock _swap = new();
+    private ConcurrentDictionary<string, ulong> _young = new(StringComparer.Ordinal);
+    private ConcurrentDictionary<string, ulong> _old = new(StringComparer.Ordinal);
+
+    public bool TryGet(string itemId, out ulong sid)
+    {
+        if (_young.TryGetValue(itemId, out sid)) return true;
+        if (_old.TryGetValue(itemId, out sid))
+        {
+            Add(itemId, sid);
+            return true;
+        }
+        return false;
+    }
+
+    public void Add(string itemId, ulong sid)
+    {
+        if (capacity == 0) return;
+        var young = _young;
+        young[itemId] = sid;
+        if (young.Count < Math.Max(1, capacity / 2)) return;
+        lock (_swap)
+        {
+            if (!ReferenceEquals(young, _young)) return;
+            _old = _young;
+            _young = new ConcurrentDictionary<string, ulong>(StringComparer.Ordinal);
+        }
+    }
+}

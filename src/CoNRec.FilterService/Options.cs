@@ -1,0 +1,55 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace CoNRec.FilterService;
+
+public sealed class FilterOptions
+{
+    public const string Section = "Filter";
+
+    [Range(1, 65535)] public int GrpcPort { get; set; } = 50051;
+    [Required] public string GrpcBindAddress { get; set; } = "0.0.0.0";
+    [Range(1, 1_000_000)] public int MaxCandidates { get; set; } = 2000;
+    [Range(1, 4096)] public int MaxIdBytes { get; set; } = 256;
+    [Range(0, 10_000_000)] public int ReconstructionCacheEntries { get; set; } = 32_768;
+    [Range(0, 50_000_000)] public int CatalogCacheEntries { get; set; } = 1_000_000;
+    [Range(-1.0, 1.0)] public float DefaultThreshold { get; set; } = 0.9f;
+    [RegularExpression("^(enforce|shadow|off)$")] public string DefaultMode { get; set; } = "enforce";
+
+    /// <summary>Fallback refresh of active generation and scenes if a pub/sub notification is missed.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.1", "00:10:00")] public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Budget of control-plane reads (active pointer, meta, codebook blob): off the request path.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.1", "00:05:00")] public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Optional directory (codebook.safetensors, catalog.jsonl, predictions.jsonl) loaded at start when nothing is active.</summary>
+    public string? SeedDirectory { get; set; }
+}
+
+public sealed class AdminOptions
+{
+    public const string Section = "Admin";
+
+    [Range(1, 65535)] public int Port { get; set; } = 8081;
+    [Required] public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Bearer token for /admin. Prefer the Admin__Token environment variable to a command-line flag.</summary>
+    public string? Token { get; set; }
+}
+
+/// <summary>Refuses to start with an unauthenticated admin API reachable from other machines.</summary>
+public sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AdminOptions o)
+    {
+        if (!IPAddress.TryParse(o.BindAddress, out var address) && o.BindAddress != "localhost")
+            return ValidateOptionsResult.Fail($"Admin:BindAddress '{o.BindAddress}' is not an IP address");
+        bool loopback = o.BindAddress == "localhost" || IPAddress.IsLoopback(address!);
+        if (!loopback && string.IsNullOrEmpty(o.Token))
+            return ValidateOptionsResult.Fail($"Admin:BindAddress '{o.BindAddress}' is not loopback and no admin token is set: set --admin-token or Admin__Token, or bind admin to 127.0.0.1");
+        if (o.Token is { Length: > 0 and < 16 })
+            return ValidateOptionsResult.Fail("Admin:Token must be at least 16 characters");
+        return ValidateOptionsResult.Success;
+    }
+}

@@ -1,0 +1,4 @@
+using CoNRec.FilterService;
+
+var app = FilterServiceHost.Build(args);
+await app.RunAsync();
