@@ -33,7 +33,8 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
         var state = ArrayPool<byte>.Shared.Rent(Math.Max(n, 1));
         RedisKey[]? missKeys = null;
         RedisValue[]? missFields = null, missValues = null;
-        int[]? missIndex = null;
+        int[]? slotOf = null;                       // candidate index → miss slot (duplicates share one lookup)
+        Dictionary<string, int>? missSlots = null;
         int misses = 0;
         try
         {
@@ -59,11 +60,17 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
                         missKeys = new RedisKey[n];
                         missFields = new RedisValue[n];
                         missValues = new RedisValue[n];
-                        missIndex = new int[n];
+                        slotOf = new int[n];
+                        missSlots = new Dictionary<string, int>(StringComparer.Ordinal);
                     }
-                    missKeys[misses] = generation.ItemKey(c.ItemId);
-                    missFields![misses] = c.ItemId;
-                    missIndex![misses++] = i;
+                    if (!missSlots!.TryGetValue(c.ItemId, out int slot))
+                    {
+                        slot = misses++;
+                        missSlots[c.ItemId] = slot;
+                        missKeys[slot] = generation.ItemKey(c.ItemId);
+                        missFields![slot] = c.ItemId;
+                    }
+                    slotOf![i] = slot;
                     state[i] = Pending;
                 }
             }
@@ -90,7 +97,7 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
                 }
                 if (m == 0) { Fill(output, n, DecisionReason.NoPredictions); return; }
 
-                ResolveMisses(generation, catalogOk, misses, missFields, missValues, missIndex, sids, state);
+                if (misses > 0) ResolveMisses(generation, catalogOk, n, misses, missFields!, missValues!, slotOf!, sids, state);
                 Score(generation, scene, predicted.AsSpan(0, m), sids.AsSpan(0, n), state.AsSpan(0, n), d, output);
             }
             finally { ArrayPool<ulong>.Shared.Return(predicted); }
@@ -102,32 +109,48 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
         }
     }
 
-    private void ResolveMisses(ActiveGeneration generation, bool ok, int misses, RedisValue[]? fields, RedisValue[]? values, int[]? index,
+    private void ResolveMisses(ActiveGeneration generation, bool ok, int n, int misses, RedisValue[] fields, RedisValue[] values, int[] slotOf,
         ulong[] sids, byte[] state)
     {
+        // Decode each distinct item once, reusing the fetched arrays: values[slot] becomes the packed SID, fields[slot] the state.
         Span<ulong> one = stackalloc ulong[1];
-        for (int k = 0; k < misses; k++)
+        var slotSid = ArrayPool<ulong>.Shared.Rent(misses);
+        var slotState = ArrayPool<byte>.Shared.Rent(misses);
+        try
         {
-            int i = index![k];
-            if (!ok) { state[i] = Unavailable; continue; }
-            var value = values![k];
-            string itemId = fields![k]!;
-            if (value.IsNull)
+            for (int k = 0; k < misses; k++)
             {
-                generation.Catalog.Add(itemId, CatalogCache.Unknown);
-                state[i] = UnknownItem;
-                continue;
+                if (!ok) { slotState[k] = Unavailable; continue; }
+                var value = values[k];
+                string itemId = fields[k]!;
+                if (value.IsNull)
+                {
+                    generation.Catalog.Add(itemId, CatalogCache.Unknown);
+                    slotState[k] = UnknownItem;
+                    continue;
+                }
+                var problem = SidSetCodec.TryDecode((byte[])value!, generation.Codebook.Layout, one, out int count);
+                if (problem is not null || count != 1)
+                {
+                    log.LogWarning("Catalog entry {Item} in {Generation} is malformed: {Problem}", itemId, generation.Id, problem ?? "expected one SID");
+                    slotState[k] = UnknownItem;
+                    continue;
+                }
+                generation.Catalog.Add(itemId, one[0]);
+                slotSid[k] = one[0];
+                slotState[k] = Known;
             }
-            var problem = SidSetCodec.TryDecode((byte[])value!, generation.Codebook.Layout, one, out int count);
-            if (problem is not null || count != 1)
+            for (int i = 0; i < n; i++)
             {
-                log.LogWarning("Catalog entry {Item} in {Generation} is malformed: {Problem}", itemId, generation.Id, problem ?? "expected one SID");
-                state[i] = UnknownItem;
-                continue;
+                if (state[i] != Pending) continue;
+                state[i] = slotState[slotOf[i]];
+                sids[i] = slotSid[slotOf[i]];
             }
-            generation.Catalog.Add(itemId, one[0]);
-            sids[i] = one[0];
-            state[i] = Known;
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(slotSid);
+            ArrayPool<byte>.Shared.Return(slotState);
         }
     }
 

@@ -27,6 +27,11 @@ public static class FilterServiceHost
 
     public static WebApplication Build(string[] args)
     {
+        // StackExchange.Redis completes on the thread pool: a burst must not wait for the pool's slow thread injection
+        // (0.5 s per thread), or reads time out while Redis itself is idle.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.AddEnvironmentVariables().AddCommandLine(args, SwitchMappings);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
@@ -67,6 +72,8 @@ public static class FilterServiceHost
         builder.Services.AddSingleton<FilterEngine>();
         builder.Services.AddHostedService<StateRefresher>();
 
+        // The admin API speaks snake_case throughout, like the gRPC/JSON contracts.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 16 << 20);
         builder.Services.AddGrpcReflection();
         builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);

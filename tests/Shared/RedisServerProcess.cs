@@ -20,9 +20,10 @@ public static class FreePort
 /// A real redis-server child process on a free loopback port, with no persistence. Stop/Start keep the port so a
 /// fault test can kill the server under traffic and bring it back where the service expects it.
 /// </summary>
-public sealed class RedisServerProcess : IDisposable
+public sealed class RedisServerProcess(bool persistent = false) : IDisposable
 {
     private Process? _process;
+    private readonly string? _dataDir = persistent ? Directory.CreateTempSubdirectory("conrec-redis-").FullName : null;
 
     public int Port { get; } = FreePort.Next();
     public string Endpoint => $"127.0.0.1:{Port}";
@@ -48,6 +49,11 @@ public sealed class RedisServerProcess : IDisposable
         foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                   "--hash-max-listpack-value", "256", "--hash-max-listpack-entries", "512", "--protected-mode", "no" })
             psi.ArgumentList.Add(a);
+        if (_dataDir is not null)
+        {
+            // Persistent mode survives Stop/Start with its data, as a production Redis would.
+            foreach (var a in new[] { "--dir", _dataDir, "--appendonly", "yes", "--appendfsync", "always" }) psi.ArgumentList.Add(a);
+        }
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
         _process.OutputDataReceived += (_, _) => { };
         _process.ErrorDataReceived += (_, _) => { };
@@ -88,7 +94,11 @@ public sealed class RedisServerProcess : IDisposable
         _process = null;
     }
 
-    public void Dispose() => Stop();
+    public void Dispose()
+    {
+        Stop();
+        if (_dataDir is not null) try { Directory.Delete(_dataDir, true); } catch (IOException) { }
+    }
 }
 
 /// <summary>Shared per test class: one real redis-server.</summary>

@@ -1,0 +1,148 @@
+using CoNRec.Core;
+using CoNRec.Store;
+using CoNRec.Testing;
+using CoNRec.V1;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace CoNRec.FilterService.Tests;
+
+/// <summary>The real service (FilterServiceHost.Build, Kestrel on loopback) plus a real GrpcChannel and admin HttpClient.</summary>
+public sealed class ServiceHost : IAsyncDisposable
+{
+    public const string Token = "test-admin-token-0123456789";
+
+    private readonly WebApplication _app;
+    public int GrpcPort { get; } = FreePort.Next();
+    public int AdminPort { get; } = FreePort.Next();
+    public GrpcChannel Channel { get; }
+    public NegativeFilter.NegativeFilterClient Client { get; }
+    public HttpClient Admin { get; }
+
+    private ServiceHost(WebApplication app, int grpcPort, int adminPort)
+    {
+        _app = app;
+        GrpcPort = grpcPort;
+        AdminPort = adminPort;
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+        Client = new NegativeFilter.NegativeFilterClient(Channel);
+        Admin = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{adminPort}") };
+        Admin.DefaultRequestHeaders.Authorization = new("Bearer", Token);
+    }
+
+    public static async Task<ServiceHost> StartAsync(string? redis, string prefix, params string[] extra)
+    {
+        int grpc = FreePort.Next(), admin = FreePort.Next();
+        var args = new List<string> { "--grpc-port", grpc.ToString(), "--grpc-bind", "127.0.0.1", "--admin-port", admin.ToString(), "--admin-token", Token,
+            "--Store:KeyPrefix", prefix, "--Filter:PollInterval", "00:00:00.5", "--Logging:LogLevel:Default", "Warning" };
+        if (redis is not null) args.AddRange(["--redis", redis]);
+        args.AddRange(extra);
+        var app = FilterServiceHost.Build([.. args]);
+        await app.StartAsync();
+        var host = new ServiceHost(app, grpc, admin);
+        await host.WaitReadyAsync();
+        return host;
+    }
+
+    public ServingState State => _app.Services.GetRequiredService<ServingState>();
+
+    public async Task WaitReadyAsync(string? generation = null)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            var s = State.Current;
+            if (s.Initialized && (generation is null || s.Generation?.Id == generation)) return;
+            await Task.Delay(20);
+        }
+        throw new TimeoutException($"service not ready (generation {generation})");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        Admin.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+/// <summary>redis-server + a loaded sample generation + one service instance, shared by a test class.</summary>
+public sealed class LoadedServiceFixture : IAsyncLifetime
+{
+    public RedisServerProcess Redis { get; } = new RedisServerProcess().Start();
+    public TempDir Data { get; } = TempDir.WithSample(new SampleData.Spec(Users: 30, Items: 200, Levels: 3, Codes: 32, Dimension: 16));
+    public string Prefix { get; } = "svc" + Guid.NewGuid().ToString("N")[..6];
+    public Codebook Codebook { get; private set; } = null!;
+    public GenerationMeta Generation { get; private set; } = null!;
+    public ServiceHost Host { get; private set; } = null!;
+    public List<PredictionEntry> Predictions { get; } = [];
+    public Dictionary<string, ulong> Catalog { get; } = [];
+
+    public async Task InitializeAsync()
+    {
+        Codebook = Codebook.Load(Data.File("codebook.safetensors"));
+        long line = 0;
+        foreach (var l in File.ReadLines(Data.File("predictions.jsonl")))
+            Predictions.Add(JsonlInput.ParsePredictionLine(System.Text.Encoding.UTF8.GetBytes(l), Codebook.Layout, "p", ++line));
+        foreach (var l in File.ReadLines(Data.File("catalog.jsonl")))
+        {
+            var e = JsonlInput.ParseCatalogLine(System.Text.Encoding.UTF8.GetBytes(l), Codebook.Layout, "c", ++line);
+            Catalog[e.ItemId] = e.Sid;
+        }
+        using var mux = await RedisConnection.ConnectAsync(Redis.Endpoint, allowAdmin: true);
+        var options = new StoreOptions { KeyPrefix = Prefix };
+        var result = await new GenerationLoader(mux, new RedisKeys(Prefix), options)
+            .LoadAsync(Data.File("codebook.safetensors"), Data.File("catalog.jsonl"), Data.File("predictions.jsonl"), publish: true);
+        Generation = result.Meta;
+        Host = await ServiceHost.StartAsync(Redis.Endpoint, Prefix);
+        await Host.WaitReadyAsync(Generation.Id);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        Redis.Dispose();
+        Data.Dispose();
+    }
+
+    /// <summary>Independent reference: Σ codewords in double, normalised, max cosine with first-max tie-break.</summary>
+    public (double Score, int Index) Reference(ulong candidate, IReadOnlyList<ulong> predicted)
+    {
+        double[] Embed(ulong sid)
+        {
+            var codes = new uint[Codebook.Levels];
+            Codebook.Layout.Unpack(sid, codes);
+            var v = new double[Codebook.Dimension];
+            for (int l = 0; l < codes.Length; l++)
+            {
+                var w = Codebook.Codeword(l, (int)codes[l]);
+                for (int k = 0; k < v.Length; k++) v[k] += w[k];
+            }
+            double norm = Math.Sqrt(v.Sum(x => x * x));
+            return norm == 0 ? v : v.Select(x => x / norm).ToArray();
+        }
+        var c = Embed(candidate);
+        double best = double.NegativeInfinity;
+        int index = -1;
+        for (int j = 0; j < predicted.Count; j++)
+        {
+            var p = Embed(predicted[j]);
+            double dot = 0;
+            for (int k = 0; k < c.Length; k++) dot += c[k] * p[k];
+            if (dot > best + 1e-9) { best = dot; index = j; }
+        }
+        return (best, index);
+    }
+
+    public Candidate WithSid(string itemId, ulong sid)
+    {
+        var codes = new uint[Codebook.Levels];
+        Codebook.Layout.Unpack(sid, codes);
+        var c = new Candidate { ItemId = itemId };
+        c.Sid.AddRange(codes);
+        return c;
+    }
+}
