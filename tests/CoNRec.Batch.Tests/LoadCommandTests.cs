@@ -1,0 +1,96 @@
+using CoNRec.Core;
+using CoNRec.Store;
+using CoNRec.Testing;
+using Xunit;
+
+namespace CoNRec.Batch.Tests;
+
+/// <summary>The `load` / `publish` / `generations` command lines against a real redis-server.</summary>
+public sealed class LoadCommandTests(RedisFixture redis) : IClassFixture<RedisFixture>
+{
+    private readonly string _prefix = "cli" + Guid.NewGuid().ToString("N")[..6];
+
+    private async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = await BatchCli.RunAsync(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private string[] LoadArgs(TempDir dir, string predictions = "predictions.jsonl", params string[] extra) =>
+        ["load", "--redis", redis.Server.Endpoint, "--key-prefix", _prefix, "--codebook", dir.File("codebook.safetensors"),
+         "--catalog", dir.File("catalog.jsonl"), "--predictions", dir.File(predictions), .. extra];
+
+    [Fact]
+    public async Task Load_prints_the_new_generation_id_and_publishes_it()
+    {
+        using var dir = TempDir.WithSample(new SampleData.Spec(Users: 25, Items: 60));
+        var (code, stdout, stderr) = await RunAsync(LoadArgs(dir));
+        Assert.True(code == 0, stderr);
+        var id = stdout.Trim();
+        Assert.Matches(@"^\d{8}T\d{6}Z-[0-9a-f]{6}$", id);
+        Assert.Contains("25 users, 60 items", stderr);
+        Assert.Contains("users/s", stderr);
+        using var mux = redis.Connect();
+        Assert.Equal(id, (await new GenerationRegistry(mux.GetDatabase(), new RedisKeys(_prefix), new StoreOptions()).GetActiveIdAsync()));
+    }
+
+    [Fact]
+    public async Task No_publish_leaves_the_active_generation_and_publish_switches_later()
+    {
+        using var dir = TempDir.WithSample(new SampleData.Spec(Users: 5, Items: 10));
+        var first = (await RunAsync(LoadArgs(dir))).Out.Trim();
+        var (code, second, _) = await RunAsync(LoadArgs(dir, extra: "--no-publish"));
+        Assert.Equal(0, code);
+        using var mux = redis.Connect();
+        var registry = new GenerationRegistry(mux.GetDatabase(), new RedisKeys(_prefix), new StoreOptions());
+        Assert.Equal(first, await registry.GetActiveIdAsync());
+        var published = await RunAsync("publish", "--redis", redis.Server.Endpoint, "--key-prefix", _prefix, "--generation", second.Trim());
+        Assert.Equal(0, published.Code);
+        Assert.Equal(second.Trim(), await registry.GetActiveIdAsync());
+        var list = await RunAsync("generations", "--redis", redis.Server.Endpoint, "--key-prefix", _prefix);
+        Assert.Contains($"{second.Trim()}", list.Out);
+        Assert.Contains("<- active", list.Out);
+        Assert.Contains("retired", list.Out);
+    }
+
+    [Fact]
+    public async Task A_malformed_line_fails_with_its_line_number_and_nothing_is_published()
+    {
+        using var dir = TempDir.WithSample(new SampleData.Spec(Users: 10, Items: 20));
+        var good = (await RunAsync(LoadArgs(dir))).Out.Trim();
+        var lines = File.ReadAllLines(dir.File("predictions.jsonl"));
+        lines[6] = "{\"user_id\": \"u6\", \"sids\": [[1, 2, 99]]}";
+        File.WriteAllLines(dir.File("bad.jsonl"), lines);
+        var (code, stdout, stderr) = await RunAsync(LoadArgs(dir, "bad.jsonl"));
+        Assert.Equal(BatchCli.Failed, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("bad.jsonl:7: 'sids[0][2]' = 99 is out of range; codes must be < 32", stderr);
+        using var mux = redis.Connect();
+        Assert.Equal(good, await new GenerationRegistry(mux.GetDatabase(), new RedisKeys(_prefix), new StoreOptions()).GetActiveIdAsync());
+    }
+
+    [Theory]
+    [InlineData("load --codebook x", "option --catalog is required")]
+    [InlineData("load --codebook x --catalog y --predictions z --colour red", "unknown option(s) for 'load': --colour")]
+    [InlineData("frobnicate", "unknown command 'frobnicate'")]
+    [InlineData("sample --out /tmp/x --codes 0", "option --codes = '0' must be an integer in [1, 1048576]")]
+    public async Task Bad_command_lines_are_usage_errors(string commandLine, string message)
+    {
+        var (code, _, stderr) = await RunAsync(commandLine.Split(' '));
+        Assert.Equal(BatchCli.Usage, code);
+        Assert.Contains(message, stderr);
+    }
+
+    [Fact]
+    public async Task A_malformed_codebook_is_reported_and_nothing_is_written()
+    {
+        using var dir = TempDir.WithSample(new SampleData.Spec(Users: 3, Items: 3));
+        var bytes = File.ReadAllBytes(dir.File("codebook.safetensors"));
+        File.WriteAllBytes(dir.File("codebook.safetensors"), bytes[..(bytes.Length - 5)]);
+        var (code, _, stderr) = await RunAsync(LoadArgs(dir));
+        Assert.Equal(BatchCli.Failed, code);
+        Assert.Contains("truncated", stderr);
+    }
+}
