@@ -102,8 +102,9 @@ public sealed class SafeTensorsFile
         var dtype = ParseDType(dt.GetString()!) ?? throw new SafeTensorsFormatException($"{where}: unsupported dtype '{dt.GetString()}'");
         if (!e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array)
             throw new SafeTensorsFormatException($"{where}: missing array field 'shape'");
+        // Check the rank before allocating: a hostile header could otherwise ask for a huge shape array.
+        if (sh.GetArrayLength() > 8) throw new SafeTensorsFormatException($"{where}: rank {sh.GetArrayLength()} exceeds the limit of 8");
         var shape = new long[sh.GetArrayLength()];
-        if (shape.Length > 8) throw new SafeTensorsFormatException($"{where}: rank {shape.Length} exceeds the limit of 8");
         int i = 0;
         foreach (var dim in sh.EnumerateArray())
         {
@@ -118,7 +119,8 @@ public sealed class SafeTensorsFile
             throw new SafeTensorsFormatException($"{where}: 'data_offsets' must be an array [begin, end]");
         var b = off[0];
         var en = off[1];
-        if (!b.TryGetInt64(out var begin) || !en.TryGetInt64(out var end) || begin < 0 || end < begin)
+        if (b.ValueKind != JsonValueKind.Number || en.ValueKind != JsonValueKind.Number ||
+            !b.TryGetInt64(out var begin) || !en.TryGetInt64(out var end) || begin < 0 || end < begin)
             throw new SafeTensorsFormatException($"{where}: 'data_offsets' must satisfy 0 <= begin <= end");
         if (end > dataLength)
             throw new SafeTensorsFormatException($"{where}: 'data_offsets' end {end} exceeds the data section of {dataLength} bytes: truncated?");
@@ -208,7 +210,8 @@ public static class SafeTensorsWriter
         for (int i = 0; i < values.Length; i++)
         {
             uint bits = (uint)BitConverter.SingleToInt32Bits(values[i]);
-            uint rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16;
+            // NaN must stay NaN (keep the sign, set the quiet bit); rounding its payload could carry into Inf or 0.
+            uint rounded = float.IsNaN(values[i]) ? (bits >> 16) | 0x0040 : (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16;
             BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(i * 2), (ushort)rounded);
         }
         return new Entry(name, SafeTensorDType.BF16, shape, data);

@@ -21,17 +21,19 @@ public static class ThresholdTuner
 {
     public static TuningResult Tune(IReadOnlyList<LabelledScore> samples, TuningObjective objective, int maxCurvePoints = 200)
     {
+        if (maxCurvePoints < 2) throw new ArgumentOutOfRangeException(nameof(maxCurvePoints), maxCurvePoints, "the curve needs at least 2 points");
         int disliked = samples.Count(s => s.Disliked), liked = samples.Count - disliked;
         if (disliked == 0 || liked == 0)
             return new([], null, disliked, liked, $"need at least one disliked and one liked scored sample; got {disliked} disliked, {liked} liked");
 
-        var sorted = samples.OrderByDescending(s => s.Score).ToArray();
+        // Cosines can leave [-1, 1] by float rounding; clamping first keeps each threshold's reported rates exact.
+        var sorted = samples.Select(s => s with { Score = Math.Clamp(s.Score, -1f, 1f) }).OrderByDescending(s => s.Score).ToArray();
         var points = new List<CurvePoint>();
         int rejDisliked = 0, rejLiked = 0, k = 0;
         // Thresholds: each distinct score (rejecting everything strictly above it), then -1 (rejecting all above -1).
         while (true)
         {
-            float threshold = k < sorted.Length ? Math.Clamp(sorted[k].Score, -1f, 1f) : -1f;
+            float threshold = k < sorted.Length ? sorted[k].Score : -1f;
             int rejected = rejDisliked + rejLiked;
             points.Add(new CurvePoint(threshold, (double)rejDisliked / disliked, (double)rejLiked / liked,
                 rejected == 0 ? null : (double)rejDisliked / rejected, rejected));

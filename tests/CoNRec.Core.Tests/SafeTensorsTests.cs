@@ -108,7 +108,7 @@ public class SafeTensorsTests
             Assert.Equal(expected[i], BinaryPrimitives.ReadUInt16LittleEndian(entry.Data.AsSpan(i * 2)));
     }
 
-    [Fact(Skip = "BUG: SafeTensorsWriter.BF16 (SafeTensors.cs ~line 226) adds the rounding bias to NaN bit patterns; a NaN whose payload sits in the low 16 bits becomes +Inf and 0xFFFFFFFF wraps to +0")]
+    [Fact]
     public void BF16_writer_keeps_NaN_as_NaN()
     {
         float[] values =
@@ -297,7 +297,7 @@ public class SafeTensorsTests
     [InlineData("[\"2\"]", "shape[0]")]
     public void Shape_with_a_bad_dimension_is_rejected(string shape, string field)
     {
-        var e = ParseFails(RawFile($$"""{"w":{"dtype":"F32","shape":{{shape}},"data_offsets":[0,8]}}""", new byte[8]));
+        var e = ParseFails(RawFile("""{"w":{"dtype":"F32","shape":""" + shape + ""","data_offsets":[0,8]}}""", new byte[8]));
         Assert.Contains(field, e.Message);
         Assert.Contains("non-negative", e.Message);
     }
@@ -375,11 +375,11 @@ public class SafeTensorsTests
     [InlineData("4")]
     public void Data_offsets_that_are_not_an_ordered_pair_are_rejected(string offsets)
     {
-        var e = ParseFails(RawFile($$"""{"w":{"dtype":"F32","shape":[1],"data_offsets":{{offsets}}}}""", new byte[8]));
+        var e = ParseFails(RawFile("""{"w":{"dtype":"F32","shape":[1],"data_offsets":""" + offsets + "}}", new byte[8]));
         Assert.Contains("data_offsets", e.Message);
     }
 
-    [Fact(Skip = "BUG: SafeTensors.cs ParseTensor (~line 127) calls JsonElement.TryGetInt64 on data_offsets elements without checking ValueKind; a string/null element throws InvalidOperationException instead of SafeTensorsFormatException")]
+    [Fact]
     public void Data_offsets_with_non_numeric_elements_are_rejected_as_format_errors()
     {
         var e = ParseFails(RawFile("""{"w":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}}""", new byte[4]));

@@ -94,6 +94,7 @@ public class SimilarityTests
     public void Hand_computed_two_dimensional_case_scalar_path()
     {
         // candidates (1,0), (0,1), (0.6,0.8) vs predicted (0,1), (1,0).
+        // (1,0): 0, 1 -> 1 at 1. (0,1): 1, 0 -> 1 at 0. (0.6,0.8): 0.8, 0.6 -> 0.8 at 0 (predicted (0,1) is index 0).
         float[] candidates = [1, 0, 0, 1, 0.6f, 0.8f];
         float[] predicted = [0, 1, 1, 0];
         var best = new float[3];
@@ -102,7 +103,7 @@ public class SimilarityTests
         Assert.Equal(1f, best[0], 1e-6f);
         Assert.Equal(1f, best[1], 1e-6f);
         Assert.Equal(0.8f, best[2], 1e-6f);
-        Assert.Equal([1, 0, 1], index);
+        Assert.Equal([1, 0, 0], index);
     }
 
     private static float[] Pad(float[] rows, int from, int to)
@@ -126,7 +127,7 @@ public class SimilarityTests
         Assert.Equal(1f, best[1], 1e-6f);
         Assert.Equal(0.8f, best[2], 1e-6f);
         Assert.Equal(0f, best[3], 1e-6f); // (-1,0)·(0,1) = 0 > (-1,0)·(1,0) = -1
-        Assert.Equal([1, 0, 1, 0], index);
+        Assert.Equal([1, 0, 0, 0], index);
 
         // Same numbers with 3 predicted rows (odd m: the block's leftover column) and 5 candidates (scalar tail).
         float[] candidates5 = Pad([1, 0, 0, 1, 0.6f, 0.8f, -1, 0, 0.8f, -0.6f], 2, 8);
@@ -134,10 +135,10 @@ public class SimilarityTests
         var best5 = new float[5];
         var index5 = new int[5];
         Similarity.MaxCosine(candidates5, predicted3, 8, best5, index5);
-        // (-1,0): 0, -1, 0 -> 0 at index 0 (tie with index 2 keeps 0). (0.8,-0.6): -0.6, 0.8, 0.6 -> 0.8 at 1.
+        // (0.6,0.8): 0.8, 0.6, -0.8 -> 0.8 at 0. (-1,0): 0, -1, 0 -> 0 at index 0 (tie with index 2 keeps 0). (0.8,-0.6): -0.6, 0.8, 0.6 -> 0.8 at 1.
         float[] expected5 = [1f, 1f, 0.8f, 0f, 0.8f];
         for (int i = 0; i < 5; i++) Assert.Equal(expected5[i], best5[i], 1e-6f);
-        Assert.Equal([1, 0, 1, 0, 1], index5);
+        Assert.Equal([1, 0, 0, 0, 1], index5);
     }
 
     [Theory]
