@@ -21,11 +21,14 @@ public sealed class ActiveGeneration
     public CatalogCache Catalog { get; }
     public string Id => Meta.Id;
 
-    public ActiveGeneration(GenerationMeta meta, Codebook codebook, RedisKeys keys, FilterOptions options)
+    /// <param name="reconstructions">Reused when the previous generation had the same codebook: its rows are still valid.</param>
+    public ActiveGeneration(GenerationMeta meta, Codebook codebook, RedisKeys keys, FilterOptions options, ReconstructionCache? reconstructions = null)
     {
         Meta = meta;
         Codebook = codebook;
-        Reconstructions = new ReconstructionCache(codebook, options.ReconstructionCacheEntries);
+        Reconstructions = reconstructions is not null && ReferenceEquals(reconstructions.Codebook, codebook)
+            ? reconstructions
+            : new ReconstructionCache(codebook, options.ReconstructionCacheEntries);
         Catalog = new CatalogCache(options.CatalogCacheEntries);
         _userKeyPrefix = keys.UserBucket(meta.Id, 0).ToString()[..^1];
         _itemKeyPrefix = keys.ItemBucket(meta.Id, 0).ToString()[..^1];
@@ -52,25 +55,29 @@ public sealed class ReconstructionCache
     {
         _codebook = codebook;
         _capacity = capacity;
+        if ((long)capacity * codebook.Dimension > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(capacity), $"{capacity} rows x d={codebook.Dimension} exceed one array; lower Filter:ReconstructionCacheEntries");
         _arena = new float[(long)capacity * codebook.Dimension];
         _slots = new ConcurrentDictionary<ulong, int>(Environment.ProcessorCount, Math.Min(capacity, 4096));
     }
 
     public int Count => _slots.Count;
+    public Codebook Codebook => _codebook;
+    public bool IsFull => Volatile.Read(ref _next) >= _capacity;
 
     public void CopyTo(ulong sid, Span<float> destination)
     {
         int d = _codebook.Dimension;
         if (_slots.TryGetValue(sid, out int slot))
         {
-            _arena.AsSpan(slot * d, d).CopyTo(destination);
+            _arena.AsSpan((int)((long)slot * d), d).CopyTo(destination); // slot × d fits: the arena is one array
             return;
         }
         _codebook.Reconstruct(sid, destination);
         if (Volatile.Read(ref _next) >= _capacity) return;
         int claimed = Interlocked.Increment(ref _next) - 1;
         if (claimed >= _capacity) return;
-        destination[..d].CopyTo(_arena.AsSpan(claimed * d, d));
+        destination[..d].CopyTo(_arena.AsSpan((int)((long)claimed * d), d));
         _slots.TryAdd(sid, claimed); // publishing after the copy: a reader never sees a half-written slot
     }
 }
@@ -83,6 +90,9 @@ public sealed class ReconstructionCache
 public sealed class CatalogCache(int capacity)
 {
     public const ulong Unknown = ulong.MaxValue;
+
+    /// <summary>How many entries can be added before the first young→old swap.</summary>
+    public int WarmCapacity => Math.Max(0, (capacity / 2) - 1);
 
     private readonly Lock _swap = new();
     private ConcurrentDictionary<string, ulong> _young = new(StringComparer.Ordinal);

@@ -43,7 +43,7 @@ public sealed class FilterMetrics : IStoreObserver
 
     public void Request(double seconds, bool valid) => (valid ? _ok : _invalid).Observe(seconds);
 
-    public void Decision(DecisionReason reason, FilterMode mode, bool rejected) => _decisions[(int)reason, (int)mode, rejected ? 1 : 0].Inc();
+    public void Decision(DecisionReason reason, FilterMode mode, bool rejected, int count = 1) => _decisions[(int)reason, (int)mode, rejected ? 1 : 0].Inc(count);
 
     public void Ratio(FilterMode mode, double ratio) => _ratio[(int)mode].Observe(ratio);
 

@@ -40,6 +40,7 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
             };
             response.Decisions.Capacity = n;
             int rejected = 0;
+            Span<int> counts = stackalloc int[12]; // (reason 0..5) x (rejected 0/1): one counter update per kind, not per candidate
             for (int i = 0; i < n; i++)
             {
                 var d = decisions[i];
@@ -52,9 +53,11 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
                     MatchedIndex = d.MatchedIndex,
                     Reason = (Reason)d.Reason,
                 });
-                metrics.Decision(d.Reason, scene.Mode, d.Rejected);
+                counts[((int)d.Reason * 2) + (d.Rejected ? 1 : 0)]++;
                 if (d.WouldReject) rejected++;
             }
+            for (int k = 0; k < counts.Length; k++)
+                if (counts[k] > 0) metrics.Decision((DecisionReason)(k / 2), scene.Mode, k % 2 == 1, counts[k]);
             if (n > 0) metrics.Ratio(scene.Mode, (double)rejected / n);
             metrics.Request(Stopwatch.GetElapsedTime(start).TotalSeconds, valid: true);
             return response;

@@ -12,7 +12,11 @@ public sealed class FilterOptions
     [Required] public string GrpcBindAddress { get; set; } = "0.0.0.0";
     [Range(1, 1_000_000)] public int MaxCandidates { get; set; } = 2000;
     [Range(1, 4096)] public int MaxIdBytes { get; set; } = 256;
-    [Range(0, 10_000_000)] public int ReconstructionCacheEntries { get; set; } = 32_768;
+    /// <summary>Rows of d floats (65,536 × 256 × 4 B = 64 MiB). Size it to the catalog's distinct SIDs when memory allows.</summary>
+    [Range(0, 10_000_000)] public int ReconstructionCacheEntries { get; set; } = 65_536;
+
+    /// <summary>Before a new generation goes live, read its catalog into the caches so the switch causes no read storm.</summary>
+    public bool WarmOnSwitch { get; set; } = true;
     [Range(0, 50_000_000)] public int CatalogCacheEntries { get; set; } = 1_000_000;
     [Range(-1.0, 1.0)] public float DefaultThreshold { get; set; } = 0.9f;
     [RegularExpression("^(enforce|shadow|off)$")] public string DefaultMode { get; set; } = "enforce";
