@@ -1,3 +1,4 @@
+using CoNRec.Batch;
 using System.Diagnostics;
 using System.Globalization;
 using CoNRec.Core;
@@ -22,7 +23,7 @@ public sealed record LoadOptions(
 /// </summary>
 public static class LoadRunner
 {
-    public static LoadOptions Parse(Args cl)
+    public static LoadOptions Parse(CoNRec.Batch.CommandLine cl)
     {
         var target = cl.Get("--target") ?? "http://127.0.0.1:50051";
         if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))

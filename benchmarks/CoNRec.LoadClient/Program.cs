@@ -1,3 +1,4 @@
+using CoNRec.Batch;
 using CoNRec.LoadClient;
 using StackExchange.Redis;
 
@@ -29,7 +30,7 @@ if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
 }
 try
 {
-    var cl = new Args(args, new HashSet<string> { "--no-publish", "--keep", "--no-admin" });
+    var cl = new CoNRec.Batch.CommandLine(args, new HashSet<string> { "--no-publish", "--keep", "--no-admin" }, defaultCommand: "load");
     return cl.Command switch
     {
         "load" => await LoadRunner.RunAsync(LoadRunner.Parse(cl)),

@@ -1,3 +1,4 @@
+using CoNRec.Batch;
 using System.Diagnostics;
 using System.Globalization;
 using CoNRec.Core;
@@ -9,7 +10,7 @@ namespace CoNRec.LoadClient;
 /// <summary>seed: sample data → published generation (for load tests). memory: Redis bytes per user of a generation.</summary>
 public static class StoreCommands
 {
-    public static async Task<int> SeedAsync(Args cl)
+    public static async Task<int> SeedAsync(CoNRec.Batch.CommandLine cl)
     {
         var redis = cl.Require("--redis");
         var dir = cl.Require("--out");
@@ -34,7 +35,7 @@ public static class StoreCommands
         return 0;
     }
 
-    public static async Task<int> MemoryAsync(Args cl)
+    public static async Task<int> MemoryAsync(CoNRec.Batch.CommandLine cl)
     {
         var redis = cl.Require("--redis");
         var spec = new SampleData.Spec(

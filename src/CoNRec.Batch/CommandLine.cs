@@ -1,6 +1,11 @@
+using System.Globalization;
+
 namespace CoNRec.Batch;
 
-/// <summary>A deliberately small "--name value" / "--flag" parser: the CLI has few options and must report bad ones clearly.</summary>
+/// <summary>
+/// A deliberately small "--name value" / "--flag" parser: the CLIs have few options and must report bad ones clearly.
+/// Also compiled into benchmarks/CoNRec.LoadClient (linked source), so there is one parser.
+/// </summary>
 public sealed class CommandLine
 {
     private readonly Dictionary<string, string?> _values = new(StringComparer.Ordinal);
@@ -8,11 +13,13 @@ public sealed class CommandLine
 
     public string Command { get; }
 
-    public CommandLine(string[] args, IReadOnlySet<string> flags)
+    /// <param name="defaultCommand">Used when the first argument is an option; null makes the command word mandatory.</param>
+    public CommandLine(string[] args, IReadOnlySet<string> flags, string? defaultCommand = null)
     {
-        if (args.Length == 0) throw new UsageException("missing command");
-        Command = args[0];
-        for (int i = 1; i < args.Length; i++)
+        int i = 0;
+        if (args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal)) Command = args[i++];
+        else Command = defaultCommand ?? throw new UsageException("missing command");
+        for (; i < args.Length; i++)
         {
             var a = args[i];
             if (!a.StartsWith("--", StringComparison.Ordinal)) throw new UsageException($"unexpected argument '{a}'");
@@ -40,7 +47,17 @@ public sealed class CommandLine
     {
         var v = Get(name);
         if (v is null) return fallback;
-        if (!int.TryParse(v, out var n) || n < min || n > max) throw new UsageException($"option {name} = '{v}' must be an integer in [{min}, {max}]");
+        if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            throw new UsageException($"option {name} = '{v}' must be an integer in [{min}, {max}]");
+        return n;
+    }
+
+    public double Double(string name, double fallback, double min, double max)
+    {
+        var v = Get(name);
+        if (v is null) return fallback;
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) || !double.IsFinite(n) || n < min || n > max)
+            throw new UsageException($"option {name} = '{v}' must be a number in [{min}, {max}]");
         return n;
     }
 

@@ -6,7 +6,7 @@ namespace CoNRec.Core;
 public sealed class InputFormatException(string source, long line, string detail)
     : FormatException($"{source}:{line}: {detail}")
 {
-    public string Source2 { get; } = source;
+    public string FileName { get; } = source;
     public long Line { get; } = line;
     public string Detail { get; } = detail;
 }

@@ -30,8 +30,8 @@ public sealed class ActiveGeneration
             ? reconstructions
             : new ReconstructionCache(codebook, options.ReconstructionCacheEntries);
         Catalog = new CatalogCache(options.CatalogCacheEntries);
-        _userKeyPrefix = keys.UserBucket(meta.Id, 0).ToString()[..^1];
-        _itemKeyPrefix = keys.ItemBucket(meta.Id, 0).ToString()[..^1];
+        _userKeyPrefix = keys.UserBucketPrefix(meta.Id);
+        _itemKeyPrefix = keys.ItemBucketPrefix(meta.Id);
     }
 
     public RedisKey UserKey(string userId) => _userKeyPrefix + RedisKeys.Bucket(userId, Meta.UserBuckets).ToString(System.Globalization.CultureInfo.InvariantCulture);

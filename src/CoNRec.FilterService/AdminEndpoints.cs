@@ -78,7 +78,7 @@ public static class AdminEndpoints
         try
         {
             var registry = new GenerationRegistry(mux.GetDatabase(), keys, storeOptions.Value);
-            return Results.Json(new { active = await registry.GetActiveIdAsync(), generations = await registry.ListAsync() }, SnakeCase);
+            return Results.Json(new { active = await registry.GetActiveIdAsync(), generations = await registry.ListAsync() });
         }
         catch (RedisException e) { return Problem(503, $"store unavailable ({e.Message})"); }
     }
@@ -228,8 +228,6 @@ public static class AdminEndpoints
 
     private static string Actor(HttpRequest request) =>
         $"{request.HttpContext.Connection.RemoteIpAddress}{(request.Headers.UserAgent.Count > 0 ? " " + request.Headers.UserAgent : "")}";
-
-    private static readonly JsonSerializerOptions SnakeCase = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private static IResult Problem(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 

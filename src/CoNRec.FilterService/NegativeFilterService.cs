@@ -91,7 +91,8 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
         {
             var c = request.Candidates[i];
             if (c.ItemId.Length == 0) return $"candidates[{i}].item_id must not be empty";
-            if (c.ItemId.Length > options.MaxIdBytes && Encoding.UTF8.GetByteCount(c.ItemId) > options.MaxIdBytes)
+            // A UTF-16 char is at most 3 UTF-8 bytes: short ids skip the byte count, long ones are measured.
+            if (c.ItemId.Length * 3 > options.MaxIdBytes && Encoding.UTF8.GetByteCount(c.ItemId) > options.MaxIdBytes)
                 return $"candidates[{i}].item_id is longer than {options.MaxIdBytes} bytes";
             if (c.Sid.Count == 0 || layout is not { } l) continue; // without a generation the layout is unknown: fail open later
             if (c.Sid.Count != l.Levels)

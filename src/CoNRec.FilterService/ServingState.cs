@@ -17,7 +17,8 @@ public sealed record ServingSnapshot(
 /// snapshot so a request never sees a generation with another generation's codebook. Refreshed on pub/sub hints and
 /// by polling; a failed refresh keeps the last good snapshot (the ranking stage must not notice a Redis blip).
 /// </summary>
-public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOptions<FilterOptions> options, FilterMetrics metrics, ILogger<ServingState> log)
+public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOptions<FilterOptions> options, IOptions<StoreOptions> storeOptions,
+    FilterMetrics metrics, ILogger<ServingState> log)
 {
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private readonly Dictionary<string, Codebook> _codebooks = new(StringComparer.Ordinal);
@@ -53,7 +54,7 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
                 if (activeId is null) generation = null;
                 else if (generation?.Id != activeId) generation = await LoadGenerationAsync(db, activeId, cancellationToken) ?? generation;
 
-                var scenes = await new SceneStore(db, keys, new StoreOptions()).GetAllAsync().WaitAsync(timeout, cancellationToken);
+                var scenes = await new SceneStore(db, keys, storeOptions.Value).GetAllAsync().WaitAsync(timeout, cancellationToken);
                 _current = new ServingSnapshot(generation, scenes, true, true, DateTimeOffset.UtcNow);
                 if (generation is not null && generation != previous.Generation)
                 {

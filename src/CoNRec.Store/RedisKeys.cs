@@ -20,8 +20,10 @@ public sealed class RedisKeys(string prefix)
     public RedisKey Audit => $"{{{Prefix}}}:audit";
     public RedisChannel Events => RedisChannel.Literal($"{Prefix}:events");
     public RedisKey Codebook(string hash) => $"{Prefix}:codebook:{hash}";
-    public RedisKey UserBucket(string generation, int bucket) => $"{Prefix}:g:{generation}:u:{bucket}";
-    public RedisKey ItemBucket(string generation, int bucket) => $"{Prefix}:g:{generation}:i:{bucket}";
+    public RedisKey UserBucket(string generation, int bucket) => UserBucketPrefix(generation) + bucket.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public RedisKey ItemBucket(string generation, int bucket) => ItemBucketPrefix(generation) + bucket.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string UserBucketPrefix(string generation) => $"{Prefix}:g:{generation}:u:";
+    public string ItemBucketPrefix(string generation) => $"{Prefix}:g:{generation}:i:";
 
     /// <summary>FNV-1a 64 over UTF-8: stable across processes, machines and languages, unlike string.GetHashCode.</summary>
     public static int Bucket(string id, int buckets)

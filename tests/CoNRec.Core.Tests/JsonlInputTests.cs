@@ -19,7 +19,7 @@ public class JsonlInputTests
         var e = Assert.Throws<InputFormatException>(() => JsonlInput.ParseCatalogLine(bytes, layout ?? L3K32, File, 7));
         Assert.StartsWith("file.jsonl:7:", e.Message);
         Assert.Equal(7, e.Line);
-        Assert.Equal(File, e.Source2);
+        Assert.Equal(File, e.FileName);
         return e;
     }
 
@@ -320,7 +320,7 @@ public class JsonlInputTests
     {
         var e = new InputFormatException("a.jsonl", 12, "bad thing");
         Assert.Equal("a.jsonl:12: bad thing", e.Message);
-        Assert.Equal("a.jsonl", e.Source2);
+        Assert.Equal("a.jsonl", e.FileName);
         Assert.Equal(12, e.Line);
         Assert.Equal("bad thing", e.Detail);
         Assert.IsAssignableFrom<FormatException>(e);

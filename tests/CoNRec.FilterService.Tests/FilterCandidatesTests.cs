@@ -96,6 +96,7 @@ public sealed class FilterCandidatesTests(LoadedServiceFixture f) : IClassFixtur
         { "wrong-levels", "candidates[1].sid has 2 codes; expected 3" },
         { "code-too-big", "candidates[0].sid[2] = 32 is out of range; codes must be < 32" },
         { "empty-item", "candidates[0].item_id must not be empty" },
+        { "multibyte-item", "candidates[0].item_id is longer than 256 bytes" },
         { "bad-scene", "'scene' = 'no spaces!'" },
     };
 
@@ -111,6 +112,7 @@ public sealed class FilterCandidatesTests(LoadedServiceFixture f) : IClassFixtur
             "wrong-levels" => Request("u1", new Candidate { ItemId = "a", Sid = { 1, 2, 3 } }, new Candidate { ItemId = "b", Sid = { 1, 2 } }),
             "code-too-big" => Request("u1", new Candidate { ItemId = "a", Sid = { 1, 2, 32 } }),
             "empty-item" => Request("u1", new Candidate { ItemId = "" }),
+            "multibyte-item" => Request("u1", new Candidate { ItemId = new string('€', 100) }), // 100 chars, 300 bytes
             "bad-scene" => new FilterCandidatesRequest { UserId = "u1", Scene = "no spaces!" },
             _ => throw new ArgumentOutOfRangeException(nameof(@case)),
         };
