@@ -1,0 +1,2 @@
+namespace CoNRec.Model.Tests;
+public class BuildPortabilityTests { }
