@@ -1,0 +1,126 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using CoNRec.Core;
+using CoNRec.Model.Qwen3;
+
+namespace CoNRec.Model.Checkpoint;
+
+/// <summary>
+/// A PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors), merged into the base weights at load:
+/// W += B·A · alpha/r (alpha/√r with rsLoRA). Merging once costs nothing per token, which is what a batch job wants.
+/// </summary>
+public sealed class LoraAdapter
+{
+    public const string ConfigFile = "adapter_config.json";
+    public const string WeightsFile = "adapter_model.safetensors";
+
+    public int Rank { get; }
+    public double Alpha { get; }
+    public bool UseRsLora { get; }
+    public double Scale => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
+    private readonly IReadOnlyList<string>? _targetList;
+    private readonly Regex? _targetRegex;
+    private readonly SafeTensorsFile _weights;
+    private readonly string _source;
+
+    private LoraAdapter(int rank, double alpha, bool rs, IReadOnlyList<string>? list, Regex? regex, SafeTensorsFile weights, string source)
+    {
+        Rank = rank; Alpha = alpha; UseRsLora = rs; _targetList = list; _targetRegex = regex; _weights = weights; _source = source;
+    }
+
+    public static bool Exists(string dir) => File.Exists(Path.Combine(dir, ConfigFile));
+
+    public static LoraAdapter Load(string dir)
+    {
+        string cfgPath = Path.Combine(dir, ConfigFile), wPath = Path.Combine(dir, WeightsFile);
+        if (!File.Exists(wPath)) throw new CheckpointFormatException($"{dir}: {ConfigFile} present but {WeightsFile} is missing");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllBytes(cfgPath)); }
+        catch (JsonException e) { throw new CheckpointFormatException($"{cfgPath}: not valid JSON: {e.Message}"); }
+        using (doc)
+        {
+            var r = doc.RootElement;
+            if (r.ValueKind != JsonValueKind.Object) throw new CheckpointFormatException($"{cfgPath}: expected a JSON object");
+            string? peft = r.TryGetProperty("peft_type", out var pt) ? pt.GetString() : "LORA";
+            if (peft != "LORA") throw new CheckpointFormatException($"{cfgPath}: 'peft_type' is '{peft}'; only LORA is supported");
+            if (!r.TryGetProperty("r", out var rv) || !rv.TryGetInt32(out int rank) || rank < 1 || rank > 65_536)
+                throw new CheckpointFormatException($"{cfgPath}: 'r' must be an integer in [1, 65536]");
+            double alpha = r.TryGetProperty("lora_alpha", out var av) && av.ValueKind == JsonValueKind.Number ? av.GetDouble() : 8;
+            if (!double.IsFinite(alpha)) throw new CheckpointFormatException($"{cfgPath}: 'lora_alpha' must be finite");
+            bool Flag(string n) => r.TryGetProperty(n, out var f) && f.ValueKind == JsonValueKind.True;
+            if (Flag("use_dora")) throw new CheckpointFormatException($"{cfgPath}: 'use_dora' is true; DoRA adapters are not supported");
+            if (Flag("fan_in_fan_out")) throw new CheckpointFormatException($"{cfgPath}: 'fan_in_fan_out' is true; only nn.Linear layouts are supported");
+            if (r.TryGetProperty("modules_to_save", out var ms) && ms.ValueKind == JsonValueKind.Array && ms.GetArrayLength() > 0)
+                throw new CheckpointFormatException($"{cfgPath}: 'modules_to_save' is not supported (the adapter would replace whole modules)");
+            if (r.TryGetProperty("bias", out var bv) && bv.ValueKind == JsonValueKind.String && bv.GetString() != "none")
+                throw new CheckpointFormatException($"{cfgPath}: 'bias' is '{bv.GetString()}'; only 'none' is supported");
+            if (r.TryGetProperty("rank_pattern", out var rp) && rp.ValueKind == JsonValueKind.Object && rp.EnumerateObject().Any())
+                throw new CheckpointFormatException($"{cfgPath}: 'rank_pattern' is not supported");
+            IReadOnlyList<string>? list = null; Regex? regex = null;
+            if (!r.TryGetProperty("target_modules", out var tm) || tm.ValueKind == JsonValueKind.Null)
+                throw new CheckpointFormatException($"{cfgPath}: 'target_modules' is missing");
+            if (tm.ValueKind == JsonValueKind.String)
+            {
+                try { regex = new Regex("^(?:" + tm.GetString() + ")$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1)); }
+                catch (ArgumentException e) { throw new CheckpointFormatException($"{cfgPath}: 'target_modules' is not a valid regex: {e.Message}"); }
+            }
+            else if (tm.ValueKind == JsonValueKind.Array) list = [.. tm.EnumerateArray().Select(e => e.GetString() ?? "")];
+            else throw new CheckpointFormatException($"{cfgPath}: 'target_modules' must be a list of names or a regex string");
+            SafeTensorsFile weights;
+            try { weights = SafeTensorsFile.Load(wPath); }
+            catch (SafeTensorsFormatException e) { throw new CheckpointFormatException($"{wPath}: {e.Message}"); }
+            return new LoraAdapter(rank, alpha, Flag("use_rslora"), list, regex, weights, wPath);
+        }
+    }
+
+    /// <summary>PEFT's matching: a regex must match the whole module path; a list entry matches the path or its last segments.</summary>
+    public bool Targets(string path) =>
+        _targetRegex is not null ? _targetRegex.IsMatch(path)
+        : _targetList!.Any(t => path == t || path.EndsWith("." + t, StringComparison.Ordinal));
+
+    /// <summary>
+    /// Yields (base weight name, ΔW as [out·in] float32 row-major) for every adapted module, validating names,
+    /// shapes and that each module is one <c>target_modules</c> names.
+    /// </summary>
+    public IEnumerable<(string WeightName, long Out, long In, float[] Delta)> Deltas()
+    {
+        var modules = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var name in _weights.Tensors.Keys)
+        {
+            string n = name.StartsWith("base_model.model.", StringComparison.Ordinal) ? name["base_model.model.".Length..] : name;
+            int i = n.IndexOf(".lora_", StringComparison.Ordinal);
+            if (i < 0 || !(n.EndsWith(".lora_A.weight", StringComparison.Ordinal) || n.EndsWith(".lora_B.weight", StringComparison.Ordinal)))
+                throw new CheckpointFormatException($"{_source}: tensor '{name}' is not a LoRA A/B weight; only plain LoRA adapters are supported");
+            modules.Add(name[..(name.Length - n.Length + i)]);
+        }
+        foreach (var prefix in modules)
+        {
+            string path = prefix.StartsWith("base_model.model.", StringComparison.Ordinal) ? prefix["base_model.model.".Length..] : prefix;
+            if (!Targets(path)) throw new CheckpointFormatException($"{_source}: adapter weights for '{path}', which 'target_modules' does not name");
+            var a = Get(prefix + ".lora_A.weight");
+            var b = Get(prefix + ".lora_B.weight");
+            if (a.Shape.Length != 2 || b.Shape.Length != 2 || a.Shape[0] != Rank || b.Shape[1] != Rank)
+                throw new CheckpointFormatException($"{_source}: '{prefix}' LoRA shapes A {Shape(a)}, B {Shape(b)} do not match r = {Rank}");
+            long outDim = b.Shape[0], inDim = a.Shape[1];
+            float[] av = _weights.ReadAsFloat32(a), bv = _weights.ReadAsFloat32(b);
+            var delta = new float[outDim * inDim];
+            float scale = (float)Scale;
+            // ΔW[o, i] = scale · Σ_k B[o, k] A[k, i]; done on the CPU once per load.
+            for (long o = 0; o < outDim; o++)
+                for (int k = 0; k < Rank; k++)
+                {
+                    float bok = bv[o * Rank + k] * scale;
+                    if (bok == 0) continue;
+                    var row = delta.AsSpan((int)(o * inDim), (int)inDim);
+                    var arow = av.AsSpan((int)(k * inDim), (int)inDim);
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(arow, bok, row, row);
+                }
+            yield return (path + ".weight", outDim, inDim, delta);
+        }
+    }
+
+    private SafeTensorInfo Get(string name) =>
+        _weights.Tensors.TryGetValue(name, out var t) ? t : throw new CheckpointFormatException($"{_source}: '{name}' is missing");
+
+    private static string Shape(SafeTensorInfo t) => "[" + string.Join(", ", t.Shape) + "]";
+}
