@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using CoNRec.Batch.Generate;
+using CoNRec.Batch.Histories;
 using CoNRec.Core;
 using CoNRec.Store;
 using StackExchange.Redis;
@@ -15,8 +17,15 @@ public static class BatchCli
         usage: CoNRec.Batch <command> [options]
           load         --codebook F --catalog F --predictions F [--redis host:port] [--no-publish] [--key-prefix P]
                        Loads a new generation and (unless --no-publish) publishes it. Prints the generation id.
-          publish      --generation G [--redis host:port] [--key-prefix P]
-                       Validates and publishes (or rolls back to) a generation.
+          generate     --bundle DIR --histories F [--redis host:port] [--shard-index i --shard-count n] [--device cpu|cuda]
+                       [--output F] [--generation G] [--batch-size 16] [--chunk-size 256] [--beam-width B] [--top-k K]
+                       [--max-bad-records N] [--max-bad-fraction 0.01] [--pushgateway URL] [--key-prefix P]
+                       Runs constrained beam search for one shard's users and writes them into generation G (derived
+                       from the bundle, the input and the shard count unless given; printed on stdout). Resumable: a
+                       rerun continues after its last checkpoint. Shard defaults: JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT.
+          publish      --generation G [--redis host:port] [--key-prefix P] [--min-coverage 0.5] [--max-empty-rate 0.01]
+                       Validates and publishes (or rolls back to) a generation. A generated one must have every shard
+                       finished, its catalog written with its codebook, and coverage/empty-output within the limits.
           generations  [--redis host:port] [--key-prefix P]        Lists generations, newest first.
           sample       --out DIR [--users N] [--items N] [--levels L] [--codes K] [--dim D] [--sids S] [--seed S]
                        Writes a deterministic synthetic codebook, catalog and predictions.
@@ -28,10 +37,11 @@ public static class BatchCli
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { stdout.WriteLine(Help); return args.Length == 0 ? Usage : Ok; }
         try
         {
-            var cl = new CommandLine(args, new HashSet<string> { "--no-publish" });
+            var cl = new CommandLine(args, new HashSet<string> { "--no-publish", "--no-progress-bar" });
             return cl.Command switch
             {
                 "load" => await LoadAsync(cl, stdout, stderr),
+                "generate" => await GenerateAsync(cl, stdout, stderr),
                 "publish" => await PublishAsync(cl, stdout, stderr),
                 "generations" => await ListAsync(cl, stdout),
                 "sample" => Sample(cl, stdout),
@@ -44,7 +54,14 @@ public static class BatchCli
             stderr.WriteLine(Help);
             return Usage;
         }
-        catch (Exception e) when (e is FormatException or IOException or PublishException or RedisException or UnauthorizedAccessException or InvalidOperationException)
+        catch (ErrorBudgetExceededException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            foreach (var m in e.FirstErrors) stderr.WriteLine($"  {m}");
+            return Failed;
+        }
+        catch (Exception e) when (e is FormatException or IOException or PublishException or RedisException or UnauthorizedAccessException
+                                      or InvalidOperationException or ArgumentException or System.Runtime.InteropServices.ExternalException)
         {
             stderr.WriteLine($"error: {e.Message}");
             return Failed;
@@ -79,15 +96,41 @@ public static class BatchCli
         return Ok;
     }
 
+    private static async Task<int> GenerateAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
+    {
+        var (envIndex, envCount) = GenerateOptions.ShardFromEnvironment(Environment.GetEnvironmentVariable);
+        var options = new GenerateOptions
+        {
+            Redis = Redis(cl), Bundle = cl.Require("--bundle"), Histories = cl.Require("--histories"), KeyPrefix = cl.Get("--key-prefix") ?? "conrec",
+            ShardIndex = cl.Int("--shard-index", envIndex, 0, 65_535), ShardCount = cl.Int("--shard-count", envCount, 1, 65_536),
+            Device = cl.Get("--device") ?? "cpu", Output = cl.Get("--output"), Generation = cl.Get("--generation"),
+            BatchSize = cl.Int("--batch-size", 16, 1, 4096), ChunkSize = cl.Int("--chunk-size", 256, 1, 1_000_000),
+            BeamWidth = cl.Get("--beam-width") is null ? null : cl.Int("--beam-width", 20, 1, 1024),
+            TopK = cl.Get("--top-k") is null ? null : cl.Int("--top-k", 20, 1, 255),
+            MaxBadRecords = cl.Get("--max-bad-records") is null ? null : cl.Int("--max-bad-records", 0, 0, int.MaxValue),
+            MaxBadFraction = cl.Double("--max-bad-fraction", 0.01, 0, 1),
+            Pushgateway = cl.Get("--pushgateway"),
+            Terminal = cl.Flag("--no-progress-bar") ? false : null,
+        };
+        cl.EnsureAllUsed();
+        var result = await new GenerateJob(options, stderr).RunAsync();
+        stdout.WriteLine(result.Generation);
+        return Ok;
+    }
+
     private static async Task<int> PublishAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
     {
         var generation = cl.Require("--generation");
         var options = Options(cl);
         var redis = Redis(cl);
+        var policy = new PublishPolicy { MinCoverage = cl.Double("--min-coverage", 0.5, 0, 1), MaxEmptyOutputRate = cl.Double("--max-empty-rate", 0.01, 0, 1) };
         cl.EnsureAllUsed();
         using var mux = await ConnectAsync(redis, stderr);
         var sw = Stopwatch.StartNew();
-        var meta = await new GenerationRegistry(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options).PublishAsync(generation);
+        var db = mux.GetDatabase();
+        var keys = new RedisKeys(options.KeyPrefix);
+        await new GenerationShards(db, keys).FinalizeAsync(generation, policy); // no-op unless written by generate shards
+        var meta = await new GenerationRegistry(db, keys, options).PublishAsync(generation);
         stderr.WriteLine($"published {meta.Id} ({meta.Users} users, codebook {meta.CodebookHash[..12]}) in {sw.ElapsedMilliseconds} ms");
         stdout.WriteLine(meta.Id);
         return Ok;

@@ -47,8 +47,52 @@ public sealed class GenerationWriter
     public static async Task<GenerationWriter> BeginAsync(IDatabase db, RedisKeys keys, StoreOptions options, Codebook codebook,
         long expectedUsers, long expectedItems, string source, string? id = null, int shardCount = 1)
     {
+        var meta = NewMeta(options, codebook, expectedUsers, expectedItems, source, id, shardCount);
+        await StoreCodebookAsync(db, keys, options, codebook);
+        var metaKey = keys.Meta(meta.Id);
+        if (!await db.HashSetAsync(metaKey, "id", meta.Id, When.NotExists))
+            throw new InvalidOperationException($"generation '{meta.Id}' already exists");
+        await db.HashSetAsync(metaKey, meta.ToHash());
+        await db.KeyExpireAsync(metaKey, options.WritingTtl);
+        await db.SortedSetAddAsync(keys.Generations, meta.Id, meta.Created.ToUnixTimeMilliseconds());
+        return new GenerationWriter(db, keys, options, meta, codebook);
+    }
+
+    /// <summary>
+    /// Creates generation <paramref name="id"/> or joins it: how the shards of one generate job share a generation.
+    /// The first shard creates it (atomically, so two starting together cannot both); the others, and a restarted
+    /// shard, join only if it is still being written with the same codebook and shard count. Bucket counts come
+    /// from the stored meta so every shard hashes users into the same buckets.
+    /// </summary>
+    public static async Task<GenerationWriter> OpenShardedAsync(IDatabase db, RedisKeys keys, StoreOptions options, Codebook codebook,
+        string id, int shardCount, long expectedUsers, long expectedItems, string source)
+    {
+        var fresh = NewMeta(options, codebook, expectedUsers, expectedItems, source, id, shardCount);
+        await StoreCodebookAsync(db, keys, options, codebook);
+        var tx = db.CreateTransaction();
+        tx.AddCondition(Condition.KeyNotExists(keys.Meta(id)));
+        _ = tx.HashSetAsync(keys.Meta(id), fresh.ToHash());
+        _ = tx.KeyExpireAsync(keys.Meta(id), options.WritingTtl);
+        _ = tx.HashSetAsync(keys.Shards(id), "created", fresh.Created.ToString("O"));
+        _ = tx.KeyExpireAsync(keys.Shards(id), options.WritingTtl);
+        _ = tx.SortedSetAddAsync(keys.Generations, id, fresh.Created.ToUnixTimeMilliseconds());
+        if (await tx.ExecuteAsync()) return new GenerationWriter(db, keys, options, fresh, codebook);
+
+        var existing = GenerationMeta.FromHash(await db.HashGetAllAsync(keys.Meta(id)), out var problem)
+            ?? throw new InvalidOperationException($"generation '{id}' exists but its meta is unreadable ({problem})");
+        if (existing.Status != GenerationStatus.Writing)
+            throw new InvalidOperationException($"generation '{id}' is '{existing.Status}'; shards can only join a generation that is still being written");
+        if (existing.CodebookHash != codebook.ContentHash)
+            throw new InvalidOperationException($"generation '{id}' was started with codebook {existing.CodebookHash[..12]}, this shard has {codebook.ContentHash[..12]}");
+        if (existing.ShardCount != shardCount)
+            throw new InvalidOperationException($"generation '{id}' was started with --shard-count {existing.ShardCount}, this shard says {shardCount}");
+        return new GenerationWriter(db, keys, options, existing, codebook);
+    }
+
+    private static GenerationMeta NewMeta(StoreOptions options, Codebook codebook, long expectedUsers, long expectedItems, string source, string? id, int shardCount)
+    {
         var now = DateTimeOffset.UtcNow;
-        var meta = new GenerationMeta
+        return new GenerationMeta
         {
             Id = id ?? NewGenerationId(now),
             Status = GenerationStatus.Writing,
@@ -62,17 +106,14 @@ public sealed class GenerationWriter
             Source = source,
             ShardCount = shardCount,
         };
+    }
+
+    private static async Task StoreCodebookAsync(IDatabase db, RedisKeys keys, StoreOptions options, Codebook codebook)
+    {
         var cbKey = keys.Codebook(codebook.ContentHash);
         // NX: a codebook shared with a live generation must keep its (absent) TTL.
         if (!await db.StringSetAsync(cbKey, codebook.SourceBytes, options.WritingTtl, When.NotExists))
             await db.KeyExpireAsync(cbKey, options.WritingTtl, ExpireWhen.GreaterThanCurrentExpiry);
-        var metaKey = keys.Meta(meta.Id);
-        if (!await db.HashSetAsync(metaKey, "id", meta.Id, When.NotExists))
-            throw new InvalidOperationException($"generation '{meta.Id}' already exists");
-        await db.HashSetAsync(metaKey, meta.ToHash());
-        await db.KeyExpireAsync(metaKey, options.WritingTtl);
-        await db.SortedSetAddAsync(keys.Generations, meta.Id, now.ToUnixTimeMilliseconds());
-        return new GenerationWriter(db, keys, options, meta, codebook);
     }
 
     public async ValueTask AddCatalogAsync(CatalogEntry entry)
