@@ -191,7 +191,7 @@ public sealed class HfTokenizer
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json);
+            doc = JsonDocument.Parse(TokenizerJsonReader.WithoutBom(json).ToArray());
         }
         catch (JsonException e)
         {

@@ -1,9 +1,8 @@
-using System.Text;
 using Microsoft.ML.Tokenizers;
 
 namespace CoNRec.Model.Tokenization;
 
-/// <summary>Unicode NFC, the normalizer Qwen's tokenizer.json declares.</summary>
+/// <summary>Unicode NFC, the normalizer Qwen's tokenizer.json declares (managed, independent of ICU).</summary>
 public sealed class NfcNormalizer : Normalizer
 {
     public static NfcNormalizer Instance { get; } = new();
@@ -11,8 +10,8 @@ public sealed class NfcNormalizer : Normalizer
     public override string Normalize(string original)
     {
         ArgumentNullException.ThrowIfNull(original);
-        // Most prompts are already NFC (ASCII templates and SID tokens): skip the copy.
-        return original.IsNormalized(NormalizationForm.FormC) ? original : original.Normalize(NormalizationForm.FormC);
+        // Not string.Normalize: under InvariantGlobalization (this product's setting) it returns its input unchanged.
+        return Nfc.Normalize(original);
     }
 
     public override string Normalize(ReadOnlySpan<char> original) => Normalize(original.ToString());

@@ -32,7 +32,7 @@ internal static class TokenizerJsonReader
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
+            doc = JsonDocument.Parse(WithoutBom(json).ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
@@ -60,6 +60,9 @@ internal static class TokenizerJsonReader
             return new TokenizerDefinition(vocab, merges, added, nfc, regex);
         }
     }
+
+    /// <summary>Editors on Windows may prepend a UTF-8 BOM, which JsonDocument does not skip for byte input.</summary>
+    internal static ReadOnlySpan<byte> WithoutBom(ReadOnlySpan<byte> json) => json.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? json[3..] : json;
 
     private static void CheckModelType(JsonElement model, string source)
     {
