@@ -167,6 +167,8 @@ public sealed class HfTokenizer
 
     public bool IsSpecialToken(int id) => _addedById.TryGetValue(id, out var t) && t.Special;
 
+    // Added tokens are matched on the raw text, all in one pass. HF matches normalized=true added tokens after
+    // normalizing; that differs only for added tokens whose content NFC changes, which SID and chat tokens are not.
     private void EncodeInto(string text, List<int> ids)
     {
         int pos = 0;
