@@ -98,7 +98,7 @@ public sealed class ErrorBudget
     private string SummaryLocked()
     {
         long total = _good + _bad;
-        var share = total == 0 ? "" : $" ({(double)_bad / total:P2})";
+        var share = total == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $" ({100.0 * _bad / total:0.00}%)");
         return string.Create(CultureInfo.InvariantCulture, $"{_bad:N0} bad records of {total:N0}{share}; allowed: {Describe()}");
     }
 
