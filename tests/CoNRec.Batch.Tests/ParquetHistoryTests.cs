@@ -143,6 +143,13 @@ public sealed class ParquetHistoryTests : IDisposable
         e = Assert.Throws<HistoryFileException>(() => HistoryReader.Read(footerCut).ToList());
         Assert.Equal(footerCut, e.FileName);
 
+        var garbled = _dir.File("garbled.parquet");
+        var pages = (byte[])bytes.Clone();
+        Array.Fill(pages, (byte)0xEE, 4, 24); // footer intact, first column chunk's page header destroyed
+        File.WriteAllBytes(garbled, pages);
+        e = Assert.Throws<HistoryFileException>(() => HistoryReader.Read(garbled).ToList());
+        Assert.StartsWith($"{garbled}: row group 0 (from row 1, 1 rows) is unreadable", e.Message);
+
         var text = _dir.File("text.parquet");
         File.WriteAllText(text, "{\"user_id\": \"u1\"}\n");
         e = Assert.Throws<HistoryFileException>(() => HistoryReader.Read(text).ToList());

@@ -47,16 +47,21 @@ public static class ParquetHistories
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                using var group = reader.OpenRowGroupReader(g);
                 List<HistoryRecord> records;
-                try { records = layout.ReadGroupAsync(group, rowBase, cancellationToken).GetAwaiter().GetResult(); }
+                long rows = 0;
+                try
+                {
+                    using var group = reader.OpenRowGroupReader(g);
+                    rows = group.RowCount;
+                    records = layout.ReadGroupAsync(group, rowBase, cancellationToken).GetAwaiter().GetResult();
+                }
                 catch (Exception e) when (e is not (OperationCanceledException or HistoryFileException))
                 {
                     // A corrupt page cannot be pinned on one row, so the file is untrustworthy from here on.
-                    throw new HistoryFileException(source, $"row group {g} (rows {rowBase + 1}..{rowBase + group.RowCount}) is unreadable: {e.Message}", e);
+                    throw new HistoryFileException(source, $"row group {g} (from row {rowBase + 1}, {rows} rows) is unreadable: {e.Message}", e);
                 }
                 foreach (var record in records) yield return record;
-                rowBase += group.RowCount;
+                rowBase += rows;
             }
             if (layout.Finish() is { } last) yield return last;
         }
