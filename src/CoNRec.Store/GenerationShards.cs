@@ -125,9 +125,9 @@ public sealed class GenerationShards(IDatabase db, RedisKeys keys)
         double coverage = seen == 0 ? 0 : (double)users / seen;
         double emptyRate = prompted == 0 ? 0 : (double)empty / prompted;
         if (coverage < policy.MinCoverage)
-            throw new PublishException($"generation '{generation}': coverage {coverage:P1} ({users} of {seen} users have predictions) is below --min-coverage {policy.MinCoverage:P1}");
+            throw new PublishException($"generation '{generation}': coverage {coverage * 100:F1}% ({users} of {seen} users have predictions) is below --min-coverage {policy.MinCoverage * 100:F1}%");
         if (emptyRate > policy.MaxEmptyOutputRate)
-            throw new PublishException($"generation '{generation}': empty-output rate {emptyRate:P2} ({empty} of {prompted} prompted users got no SID) exceeds --max-empty-rate {policy.MaxEmptyOutputRate:P2}");
+            throw new PublishException($"generation '{generation}': empty-output rate {emptyRate * 100:F2}% ({empty} of {prompted} prompted users got no SID) exceeds --max-empty-rate {policy.MaxEmptyOutputRate * 100:F2}%");
 
         var complete = meta with { Status = GenerationStatus.Complete, Users = users, Items = catalog.Items, Sids = sids, Completed = DateTimeOffset.UtcNow };
         var tx = db.CreateTransaction();

@@ -7,6 +7,7 @@ using CoNRec.Model.Prompting;
 using CoNRec.Model.Qwen3;
 using CoNRec.Model.Tokenization;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace CoNRec.Model.Bundle;
 
