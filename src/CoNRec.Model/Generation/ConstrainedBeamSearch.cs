@@ -93,10 +93,11 @@ public sealed class ConstrainedBeamSearch
         var logp = _model.Head(hidden.narrow(1, t - 1, 1).squeeze(1)).to_type(ScalarType.Float32).log_softmax(-1);
         MarkPhase(sw, prefill: true);
 
+        // The beams of a user share its prompt cache; only their generated positions are per beam.
+        cache.ShareAcrossBeams(beams, levels - 1);
         var expand = torch.arange(n, dtype: ScalarType.Int64, device: _device).repeat_interleave(beams);
-        cache.Select(expand);
         logp = logp.index_select(0, expand);
-        var keyValid = valid.index_select(0, expand);
+        var prefixMask = AttentionMasks.Build(valid, 1, _dtype); // [N, 1, 1, P]: padding only; generated keys are all visible
         var nextPos = valid.to_type(ScalarType.Int64).sum(1).index_select(0, expand);
         var beamScores = InitialBeamScores(n, beams);
         var nodes = torch.zeros(n * beams, ScalarType.Int64, _device);
@@ -107,9 +108,8 @@ public sealed class ConstrainedBeamSearch
         {
             var (parentRows, tokens) = Step(level, logp, ref beamScores, ref nodes, ref codes, rowBase, n, beams, vocab);
             if (level == levels - 1) break;
-            cache.Select(parentRows);
-            keyValid = torch.cat([keyValid.index_select(0, parentRows), torch.ones([n * beams, 1], ScalarType.Bool, _device)], 1);
-            var h = _model.Decoder.Forward(tokens.view(-1, 1), nextPos.unsqueeze(1), AttentionMasks.Build(keyValid, 1, _dtype), cache);
+            if (level > 0) cache.Select(parentRows); // nothing generated to reorder before the first step
+            var h = _model.Decoder.Forward(tokens.view(-1, 1), nextPos.unsqueeze(1), prefixMask, cache);
             nextPos = nextPos + 1;
             logp = _model.Head(h.squeeze(1)).to_type(ScalarType.Float32).log_softmax(-1);
         }

@@ -48,6 +48,7 @@ public sealed class Qwen3Attention : nn.Module
         var v = v_proj.forward(x).view(n, t, _kvHeads, _headDim).transpose(1, 2);
         q = Qwen3RotaryEmbedding.Apply(q, cos, sin);
         k = Qwen3RotaryEmbedding.Apply(k, cos, sin);
+        if (cache is { IsShared: true }) return o_proj.forward(SharedPrefixAttention(q, k, v, mask, cache)).MoveToOuterDisposeScope();
         if (cache is not null) (k, v) = cache.Append(_layer, k, v);
         int groups = _heads / _kvHeads;
         if (groups > 1)
@@ -59,5 +60,36 @@ public sealed class Qwen3Attention : nn.Module
         var o = nn.functional.scaled_dot_product_attention(q, k, v, mask); // scale 1/sqrt(head_dim), as HF
         o = o.transpose(1, 2).reshape(n, t, _heads * _headDim);
         return o_proj.forward(o).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One decode step for B beams per prompt against a shared prompt cache. The B·g query heads of a user that
+    /// share a KV head attend to that head's prompt keys in one matmul (the beams act as extra query positions), and
+    /// to their own generated keys separately; one softmax spans both parts, so the result equals ordinary
+    /// attention over [prompt, generated] exactly, without B copies of the prompt.
+    /// </summary>
+    /// <param name="q">[N·B, H, 1, D]</param>
+    /// <param name="k">[N·B, kv, 1, D]</param>
+    /// <param name="v">[N·B, kv, 1, D]</param>
+    /// <param name="prefixMask">additive [N, 1, 1, P] (padding of the prompt)</param>
+    private Tensor SharedPrefixAttention(Tensor q, Tensor k, Tensor v, Tensor prefixMask, KVCache cache)
+    {
+        var (pk, pv, sk, sv) = cache.AppendSuffix(_layer, k, v);
+        int g = _heads / _kvHeads, b = cache.Beams, d = _headDim;
+        long n = pk.shape[0], p = pk.shape[2], s = sk.shape[2];
+        double scale = 1.0 / Math.Sqrt(d);
+        var dtype = q.dtype;
+        // Queries grouped by KV head: [N, kv, B·g, D] (row order beam-major, then the g heads of the group).
+        var qg = q.view(n, b, _kvHeads, g, d).permute(0, 2, 1, 3, 4).reshape(n, _kvHeads, (long)b * g, d);
+        var prefixScores = torch.matmul(qg, pk.transpose(2, 3)).to_type(ScalarType.Float32) * scale + prefixMask.to_type(ScalarType.Float32); // [N, kv, B·g, P]
+        var qb = q.view(n * b, _kvHeads, g, d);
+        var suffixScores = torch.matmul(qb, sk.transpose(2, 3)).to_type(ScalarType.Float32) * scale;                                          // [N·B, kv, g, s]
+        suffixScores = suffixScores.view(n, b, _kvHeads, g, s).permute(0, 2, 1, 3, 4).reshape(n, _kvHeads, (long)b * g, s);
+        var probs = torch.cat([prefixScores, suffixScores], -1).softmax(-1).to_type(dtype);
+        var outPrefix = torch.matmul(probs.narrow(-1, 0, p), pv);                                                                            // [N, kv, B·g, D]
+        var ps = probs.narrow(-1, p, s).reshape(n, _kvHeads, b, g, s).permute(0, 2, 1, 3, 4).reshape(n * b, _kvHeads, g, s);
+        var outSuffix = torch.matmul(ps, sv).view(n, b, _kvHeads, g, d).permute(0, 2, 1, 3, 4).reshape(n, _kvHeads, (long)b * g, d);
+        var o = (outPrefix + outSuffix).view(n, _kvHeads, b, g, d).permute(0, 2, 1, 3, 4).reshape(n * b, 1, _heads * d);
+        return o;
     }
 }
