@@ -7,7 +7,9 @@
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
-COPY Directory.Build.props Directory.Packages.props ./
+COPY Directory.Build.props Directory.Build.targets Directory.Packages.props ./
+# build/ holds the MSBuild step that lets libLibTorchSharp.so load on Debian 12 (build/PatchElfVersionNeed.cs).
+COPY build/ build/
 COPY protos/ protos/
 COPY src/ src/
 
