@@ -88,9 +88,7 @@ public sealed class ConstrainedBeamSearch
         var (ids, valid) = LeftPad(prompts);
         int t = (int)ids.shape[1];
         using var cache = new KVCache(_model.Config, n, t + levels - 1, _dtype, _device);
-        var hidden = _model.Decoder.Forward(ids, AttentionMasks.PrefillPositions(valid), AttentionMasks.Build(valid, t, _dtype), cache);
-        // Left padding puts every prompt's last real token in the last column; only that row needs the LM head.
-        var logp = _model.Head(hidden.narrow(1, t - 1, 1).squeeze(1)).to_type(ScalarType.Float32).log_softmax(-1);
+        var logp = LastLogProbs(ids, valid, cache);
         MarkPhase(sw, prefill: true);
 
         // The beams of a user share its prompt cache; only their generated positions are per beam.
@@ -99,10 +97,7 @@ public sealed class ConstrainedBeamSearch
         logp = logp.index_select(0, expand);
         var prefixMask = AttentionMasks.Build(valid, 1, _dtype); // [N, 1, 1, P]: padding only; generated keys are all visible
         var nextPos = valid.to_type(ScalarType.Int64).sum(1).index_select(0, expand);
-        var beamScores = InitialBeamScores(n, beams);
-        var nodes = torch.zeros(n * beams, ScalarType.Int64, _device);
-        var rowBase = (torch.arange(n, dtype: ScalarType.Int64, device: _device) * beams).unsqueeze(1);
-        var codes = torch.zeros([n * beams, 0], ScalarType.Int64, _device);
+        var (beamScores, nodes, codes, rowBase) = NewBeams(n, beams);
 
         for (int level = 0; level < levels; level++)
         {
@@ -132,10 +127,7 @@ public sealed class ConstrainedBeamSearch
         logp = logp.index_select(0, expand);
         ids = ids.index_select(0, expand);
         valid = valid.index_select(0, expand);
-        var beamScores = InitialBeamScores(n, beams);
-        var nodes = torch.zeros(n * beams, ScalarType.Int64, _device);
-        var rowBase = (torch.arange(n, dtype: ScalarType.Int64, device: _device) * beams).unsqueeze(1);
-        var codes = torch.zeros([n * beams, 0], ScalarType.Int64, _device);
+        var (beamScores, nodes, codes, rowBase) = NewBeams(n, beams);
         for (int level = 0; level < levels; level++)
         {
             var (parentRows, tokens) = Step(level, logp, ref beamScores, ref nodes, ref codes, rowBase, n, beams, vocab);
@@ -149,10 +141,12 @@ public sealed class ConstrainedBeamSearch
         return result;
     }
 
-    private Tensor LastLogProbs(Tensor ids, Tensor valid)
+    /// <summary>Full-vocabulary log-probabilities [N, V] of the next token after each left-padded prompt.</summary>
+    private Tensor LastLogProbs(Tensor ids, Tensor valid, KVCache? cache = null)
     {
         long t = ids.shape[1];
-        var h = _model.Decoder.Forward(ids, AttentionMasks.PrefillPositions(valid), AttentionMasks.Build(valid, t, _dtype), null);
+        var h = _model.Decoder.Forward(ids, AttentionMasks.PrefillPositions(valid), AttentionMasks.Build(valid, t, _dtype), cache);
+        // Left padding puts every prompt's last real token in the last column; only that row needs the LM head.
         return _model.Head(h.narrow(1, t - 1, 1).squeeze(1)).to_type(ScalarType.Float32).log_softmax(-1);
     }
 
@@ -173,11 +167,18 @@ public sealed class ConstrainedBeamSearch
         return (parentRows, tokens);
     }
 
-    private Tensor InitialBeamScores(int n, int beams)
+    /// <summary>
+    /// Beam state for n users: scores [n, B] with one live beam per user (so the first step cannot pick the same
+    /// token for several beams), trie nodes and codes per beam row, and each user's first row index.
+    /// </summary>
+    private (Tensor Scores, Tensor Nodes, Tensor Codes, Tensor RowBase) NewBeams(int n, int beams)
     {
         var init = new float[n * beams];
         for (int i = 0; i < init.Length; i++) init[i] = i % beams == 0 ? 0f : float.NegativeInfinity;
-        return torch.tensor(init, [n, beams], device: _device);
+        return (torch.tensor(init, [n, beams], device: _device),
+            torch.zeros(n * beams, ScalarType.Int64, _device),
+            torch.zeros([n * beams, 0], ScalarType.Int64, _device),
+            (torch.arange(n, dtype: ScalarType.Int64, device: _device) * beams).unsqueeze(1));
     }
 
     private (Tensor Ids, Tensor Valid) LeftPad(int[][] prompts)
