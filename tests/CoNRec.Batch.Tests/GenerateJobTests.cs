@@ -115,7 +115,7 @@ public sealed class GenerateJobTests(RedisFixture redis) : IClassFixture<RedisFi
         {
             var d = response.Decisions[i];
             Assert.Equal(Reason.Scored, d.Reason);
-            var (expected, index) = Reference(codebook, byItem[i].Value, user.Sids);
+            var (expected, index) = LoadedServiceFixture.Reference(codebook, byItem[i].Value, user.Sids);
             Assert.Equal(expected, d.Score, 1e-4);
             Assert.Equal(index, d.MatchedIndex);
             Assert.Equal(d.Score > 0.9f, d.Rejected);
@@ -127,32 +127,6 @@ public sealed class GenerateJobTests(RedisFixture redis) : IClassFixture<RedisFi
         Assert.Equal(1.0, hit.Score, 1e-5);
         var none = (await host.Client.FilterCandidatesAsync(new FilterCandidatesRequest { UserId = "u3", Candidates = { new Candidate { ItemId = predictedItem } } })).Decisions[0];
         Assert.Equal(Reason.NoPredictions, none.Reason);
-    }
-
-    private static (double Score, int Index) Reference(Codebook codebook, ulong candidate, ulong[] predicted)
-    {
-        double[] Embed(ulong sid)
-        {
-            var v = new double[codebook.Dimension];
-            var codes = new uint[codebook.Levels];
-            codebook.Layout.Unpack(sid, codes);
-            for (int l = 0; l < codes.Length; l++)
-            {
-                var w = codebook.Codeword(l, (int)codes[l]);
-                for (int k = 0; k < v.Length; k++) v[k] += w[k];
-            }
-            double n = Math.Sqrt(v.Sum(x => x * x));
-            return [.. v.Select(x => x / n)];
-        }
-        var c = Embed(candidate);
-        double best = double.NegativeInfinity;
-        int index = -1;
-        for (int j = 0; j < predicted.Length; j++)
-        {
-            double dot = Embed(predicted[j]).Zip(c).Sum(x => x.First * x.Second);
-            if (dot > best + 1e-9) { best = dot; index = j; }
-        }
-        return (best, index);
     }
 
     [Fact]

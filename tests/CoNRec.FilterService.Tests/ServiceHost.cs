@@ -108,17 +108,19 @@ public sealed class LoadedServiceFixture : IAsyncLifetime
         Data.Dispose();
     }
 
+    public (double Score, int Index) Reference(ulong candidate, IReadOnlyList<ulong> predicted) => Reference(Codebook, candidate, predicted);
+
     /// <summary>Independent reference: Σ codewords in double, normalised, max cosine with first-max tie-break.</summary>
-    public (double Score, int Index) Reference(ulong candidate, IReadOnlyList<ulong> predicted)
+    public static (double Score, int Index) Reference(Codebook codebook, ulong candidate, IReadOnlyList<ulong> predicted)
     {
         double[] Embed(ulong sid)
         {
-            var codes = new uint[Codebook.Levels];
-            Codebook.Layout.Unpack(sid, codes);
-            var v = new double[Codebook.Dimension];
+            var codes = new uint[codebook.Levels];
+            codebook.Layout.Unpack(sid, codes);
+            var v = new double[codebook.Dimension];
             for (int l = 0; l < codes.Length; l++)
             {
-                var w = Codebook.Codeword(l, (int)codes[l]);
+                var w = codebook.Codeword(l, (int)codes[l]);
                 for (int k = 0; k < v.Length; k++) v[k] += w[k];
             }
             double norm = Math.Sqrt(v.Sum(x => x * x));

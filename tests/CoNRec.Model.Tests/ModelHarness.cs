@@ -8,26 +8,18 @@ namespace CoNRec.Model.Tests;
 internal static class ModelHarness
 {
     /// <summary>Log-probabilities [T, V] of a single unpadded sequence, computed with one full forward.</summary>
-    public static float[][] LogProbs(Qwen3ForCausalLM model, int[] tokens)
-    {
-        using var _ = torch.no_grad();
-        using var scope = NewDisposeScope();
-        var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
-        var valid = torch.ones([1, tokens.Length], ScalarType.Bool);
-        var logits = model.Forward(ids, AttentionMasks.PrefillPositions(valid), AttentionMasks.Build(valid, tokens.Length, ScalarType.Float32));
-        var lp = logits.log_softmax(-1).squeeze(0);
-        int v = (int)lp.shape[1];
-        var flat = lp.data<float>().ToArray();
-        return [.. Enumerable.Range(0, tokens.Length).Select(i => flat.AsSpan(i * v, v).ToArray())];
-    }
+    public static float[][] LogProbs(Qwen3ForCausalLM model, int[] tokens) => Forward(model, tokens, logSoftmax: true);
 
-    public static float[][] Logits(Qwen3ForCausalLM model, int[] tokens)
+    public static float[][] Logits(Qwen3ForCausalLM model, int[] tokens) => Forward(model, tokens, logSoftmax: false);
+
+    private static float[][] Forward(Qwen3ForCausalLM model, int[] tokens, bool logSoftmax)
     {
         using var _ = torch.no_grad();
         using var scope = NewDisposeScope();
         var ids = torch.tensor(tokens.Select(t => (long)t).ToArray(), [1, tokens.Length]);
         var valid = torch.ones([1, tokens.Length], ScalarType.Bool);
         var logits = model.Forward(ids, AttentionMasks.PrefillPositions(valid), AttentionMasks.Build(valid, tokens.Length, ScalarType.Float32)).squeeze(0);
+        if (logSoftmax) logits = logits.log_softmax(-1);
         int v = (int)logits.shape[1];
         var flat = logits.data<float>().ToArray();
         return [.. Enumerable.Range(0, tokens.Length).Select(i => flat.AsSpan(i * v, v).ToArray())];
