@@ -228,7 +228,7 @@ public static class FineTuner
     }
 
     /// <summary>Linear warmup to the peak, then cosine decay to MinLearningRateRatio × peak at the last step.</summary>
-    internal static double LearningRateAt(int step, int totalSteps, int warmup, FineTuneOptions o)
+    public static double LearningRateAt(int step, int totalSteps, int warmup, FineTuneOptions o)
     {
         if (step < warmup) return o.LearningRate * (step + 1) / warmup;
         double progress = totalSteps <= warmup ? 1 : Math.Min(1, (step - warmup) / (double)Math.Max(1, totalSteps - warmup - 1));
