@@ -31,6 +31,9 @@ public sealed class SidTokenizerWriterTests : IDisposable
         Assert.Equal(FirstSid + 8 + 5, tok.TokenToId("<b_5>"));
         Assert.Equal(FirstSid + 23, tok.TokenToId("<c_7>"));
         Assert.Equal((int)'A', tok.TokenToId("A")); // byte tokens: id = byte value
+        // Token text is written verbatim, as HF writes it, not as \u003C...\u003E escapes.
+        Assert.Contains("\"content\":\"<|im_end|>\"", File.ReadAllText(_dir.File("tokenizer.json")));
+        Assert.Contains("\"eos_token\":\"<|im_end|>\"", File.ReadAllText(_dir.File("tokenizer_config.json")));
     }
 
     [Fact]

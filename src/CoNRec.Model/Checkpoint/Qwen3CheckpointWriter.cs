@@ -42,11 +42,11 @@ public static class Qwen3CheckpointWriter
         using (var fs = File.Create(tmp)) SafeTensorsWriter.Write(fs, entries, new Dictionary<string, string> { ["format"] = "pt" });
         File.Move(tmp, weights, overwrite: true);
 
-        File.WriteAllText(Path.Combine(dir, ConfigFile), ConfigJson(c).ToJsonString(new() { WriteIndented = true }), new UTF8Encoding(false));
+        File.WriteAllText(Path.Combine(dir, ConfigFile), ConfigJson(c).ToJsonString(new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), new UTF8Encoding(false));
         var generation = new JsonObject { ["do_sample"] = false, ["transformers_version"] = TransformersVersion };
         if (c.EosTokenId is int eos) generation["eos_token_id"] = eos;
         if (c.PadTokenId is int pad) generation["pad_token_id"] = pad;
-        File.WriteAllText(Path.Combine(dir, GenerationConfigFile), generation.ToJsonString(new() { WriteIndented = true }), new UTF8Encoding(false));
+        File.WriteAllText(Path.Combine(dir, GenerationConfigFile), generation.ToJsonString(new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }), new UTF8Encoding(false));
     }
 
     /// <summary>The version whose Qwen3 config keys these are (rope_theta at top level, head_dim explicit).</summary>

@@ -16,7 +16,7 @@ internal static class BundleWriter
         foreach (var (item, sid) in catalog.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             layout.Unpack(sid, codes);
-            using (var w = new Utf8JsonWriter(stream))
+            using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
             {
                 w.WriteStartObject();
                 w.WriteString("item_id", item);
@@ -33,7 +33,7 @@ internal static class BundleWriter
         PromptTemplate prompt, int beamWidth, int topK)
     {
         using var stream = File.Create(path);
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         w.WriteStartObject();
         w.WriteString("model", modelDir);
         w.WriteString("codebook", codebookFile);

@@ -119,6 +119,8 @@ public static class FineTuner
         int AlignmentPerEpoch(int sftCount) => alignTrain.Count == 0 ? 0 : (int)Math.Round(options.AlignmentWeight * sftCount);
         int totalSteps = stages.Sum(s => s.Stage.Epochs * (int)Math.Ceiling((s.Train.Count + AlignmentPerEpoch(s.Train.Count)) / (double)options.BatchSize));
 
+        // Weights come from a private Generator (Initialize), so other code drawing from the global generator in the
+        // same process cannot change them; the global seed only covers ops that sample implicitly.
         torch.manual_seed(options.Seed);
         var model = new Qwen3ForCausalLM(config);
         try

@@ -31,6 +31,9 @@ public static class SidTokenizerWriter
     public static IReadOnlyList<string> MergedWords { get; } =
         ["The", " user", "user", " disliked", " dislike", " liked", " Predict", " items", " will", " the", "assistant", "\n\n"];
 
+    // Token text verbatim ("<|im_end|>", not "\u003C|im_end|\u003E"), as HF writes it: people read and diff these files.
+    private static readonly System.Text.Json.JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>Keeps vocabularies sane: a SID space beyond this would not fit any embedding we train.</summary>
     public const int MaxSidTokens = 1 << 20;
 
@@ -40,7 +43,7 @@ public static class SidTokenizerWriter
         ArgumentNullException.ThrowIfNull(modelDir);
         var (json, vocabSize) = Build(levels, codesPerLevel, sidFormats);
         Directory.CreateDirectory(modelDir);
-        File.WriteAllText(Path.Combine(modelDir, TokenizerFile), json.ToJsonString(), new UTF8Encoding(false));
+        File.WriteAllText(Path.Combine(modelDir, TokenizerFile), json.ToJsonString(Json), new UTF8Encoding(false));
         var config = new JsonObject
         {
             ["tokenizer_class"] = "Qwen2Tokenizer",
@@ -52,7 +55,7 @@ public static class SidTokenizerWriter
             ["clean_up_tokenization_spaces"] = false,
             ["model_max_length"] = 32768,
         };
-        File.WriteAllText(Path.Combine(modelDir, ConfigFile), config.ToJsonString(), new UTF8Encoding(false));
+        File.WriteAllText(Path.Combine(modelDir, ConfigFile), config.ToJsonString(Json), new UTF8Encoding(false));
         return vocabSize;
     }
 

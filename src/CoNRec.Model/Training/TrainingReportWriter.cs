@@ -9,7 +9,7 @@ internal static class TrainingReportWriter
     public static void Write(string path, FineTuneResult result, FineTuneOptions o, int totalSteps)
     {
         using var stream = File.Create(path);
-        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         w.WriteStartObject();
         w.WriteStartObject("options");
         w.WriteNumber("hidden_size", o.HiddenSize);
