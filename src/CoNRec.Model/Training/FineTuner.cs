@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using CoNRec.Core;
+using CoNRec.Model.Checkpoint;
+using CoNRec.Model.Prompting;
+using CoNRec.Model.Qwen3;
+using CoNRec.Model.Tokenization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CoNRec.Model.Training;
+
+/// <summary>
+/// Supervised fine-tuning of a small Qwen3 trained from scratch on SID prompts (CPU, TorchSharp), with the paper's
+/// item-level alignment task mixed in and the progressive context schedule (recent negatives → all negatives →
+/// negatives and positives). Writes a complete generator bundle: <c>model/</c> (HF checkpoint + tokenizer),
+/// <c>codebook.safetensors</c>, <c>catalog.jsonl</c>, <c>bundle.json</c> and <c>training.json</c>.
+/// <para>
+/// Each <see cref="SftExample"/> yields one teacher-forced sequence per catalog target (up to
+/// <see cref="FineTuneOptions.MaxTargetsPerExample"/>), all sharing the prompt: the loss is the cross-entropy of
+/// the L SID tokens only, so the model learns a distribution over next items rather than one arbitrary order.
+/// </para>
+/// </summary>
+public static class FineTuner
+{
+    /// <summary>Compact prompt: SID tokens are special tokens, so no separator and no words are needed; short prompts train fast.</summary>
+    public const string PromptText = "<|im_start|>{negatives}{positives_clause}<|im_end|>";
+    public const string PositivesClause = "+{positives}";
+    /// <summary>Alignment prompts start with '?' after <c>&lt;|im_start|&gt;</c>, so the model can tell the two tasks apart.</summary>
+    public const string AlignmentPrefix = SidTokenizerWriter.ImStart + "?";
+
+    public const string ModelDirectory = "model";
+    public const string CodebookFile = "codebook.safetensors";
+    public const string CatalogFile = "catalog.jsonl";
+    public const string TrainingReportFile = "training.json";
+    public const int BeamWidth = 20, TopK = 20;
+    /// <summary>Embedding rows are padded to a multiple of this (HF's pad_to_multiple_of habit; faster matmuls).</summary>
+    public const int VocabMultiple = 64;
+
+    /// <summary>The prompt a stage trains with; the last stage's is the bundle's, so generation builds the same prompts.</summary>
+    public static PromptTemplate StageTemplate(FineTuneStage stage, FineTuneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(stage);
+        ArgumentNullException.ThrowIfNull(options);
+        return new PromptTemplate
+        {
+            Text = PromptText,
+            PositivesClause = PositivesClause,
+            Separator = "",
+            Context = stage.Context,
+            RecentDays = stage.RecentDays,
+            MaxNegatives = options.MaxNegatives,
+            MaxPositives = options.MaxPositives,
+            MaxTokens = options.MaxPromptTokens,
+        };
+    }
+
+    public static FineTuneResult Train(string bundleDir, Codebook codebook, string codebookPath, IReadOnlyDictionary<string, ulong> catalog,
+        IReadOnlyList<SftExample> train, IReadOnlyList<SftExample> validation, IReadOnlyList<AlignmentExample> alignment,
+        FineTuneOptions options, IProgress<TrainProgress>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(bundleDir);
+        ArgumentNullException.ThrowIfNull(codebook);
+        ArgumentNullException.ThrowIfNull(codebookPath);
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(validation);
+        ArgumentNullException.ThrowIfNull(alignment);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!File.Exists(codebookPath)) throw new ArgumentException($"codebook file '{codebookPath}' does not exist", nameof(codebookPath));
+        // The bundle names its codebook by content hash: the file copied must be the codebook the SIDs come from.
+        if (Codebook.HashOf(File.ReadAllBytes(codebookPath)) != codebook.ContentHash)
+            throw new ArgumentException($"codebook file '{codebookPath}' is not the codebook passed in (content hashes differ)", nameof(codebookPath));
+        if (catalog.Count == 0) throw new ArgumentException("catalog is empty", nameof(catalog));
+        foreach (var (item, sid) in catalog)
+            if (!codebook.Layout.IsValidPacked(sid))
+                throw new ArgumentException($"catalog item '{item}' has SID {sid}, not valid for the {codebook.Levels}x{codebook.CodesPerLevel} codebook", nameof(catalog));
+        if (train.Count == 0) throw new ArgumentException("no training examples", nameof(train));
+
+        var clock = Stopwatch.StartNew();
+        string modelDir = Path.Combine(bundleDir, ModelDirectory);
+        var formats = SidTokenMap.DefaultFormats(codebook.Levels);
+        SidTokenizerWriter.Write(modelDir, codebook.Levels, codebook.CodesPerLevel, formats);
+        var tokenizer = HfTokenizer.LoadDirectory(modelDir);
+        var sids = SidTokenMap.Create(tokenizer, codebook.Levels, codebook.CodesPerLevel, formats);
+        int padId = tokenizer.PadTokenId ?? throw new InvalidOperationException("written tokenizer has no pad token");
+        int vocab = (tokenizer.VocabSize + VocabMultiple - 1) / VocabMultiple * VocabMultiple;
+
+        var config = new Qwen3Config
+        {
+            VocabSize = vocab, HiddenSize = options.HiddenSize, IntermediateSize = options.IntermediateSize,
+            NumHiddenLayers = options.Layers, NumAttentionHeads = options.Heads, NumKeyValueHeads = options.KvHeads,
+            HeadDim = options.HeadDim, RopeTheta = options.RopeTheta, TieWordEmbeddings = options.TieEmbeddings,
+            MaxPositionEmbeddings = Math.Max(4096, options.MaxPromptTokens + codebook.Levels),
+            EosTokenId = tokenizer.EosTokenId, PadTokenId = padId,
+        };
+
+        // Data first: every stage's sequences are known before the first step, so the LR schedule spans the run.
+        var rng = new Random(options.Seed);
+        var stages = options.Stages.Select(s =>
+        {
+            var template = StageTemplate(s, options);
+            var builder = new PromptBuilder(template, sids, tokenizer, catalog, codebook.Layout);
+            var (seqs, skipped, sample) = BuildSequences(builder, train, catalog, sids, options.MaxTargetsPerExample);
+            var (val, _, _) = BuildSequences(builder, validation, catalog, sids, options.MaxTargetsPerExample);
+            return (Stage: s, Template: template, Train: seqs, Validation: val, Skipped: skipped, Sample: sample);
+        }).ToList();
+        for (int i = 0; i < stages.Count; i++)
+        {
+            if (stages[i].Train.Count == 0)
+                throw new ArgumentException($"stage {i} ({PromptTemplate.ContextName(stages[i].Stage.Context)}): none of the {train.Count} training examples has a non-empty prompt and a catalog target", nameof(train));
+        }
+
+        var questions = BuildQuestions(alignment, catalog, sids, rng);
+        int heldOut = (int)Math.Round(questions.Count * options.AlignmentHoldout);
+        var alignTest = questions.Take(heldOut).ToList();
+        var alignTrain = questions.Skip(heldOut).ToList();
+        int AlignmentPerEpoch(int sftCount) => alignTrain.Count == 0 ? 0 : (int)Math.Round(options.AlignmentWeight * sftCount);
+        int totalSteps = stages.Sum(s => s.Stage.Epochs * (int)Math.Ceiling((s.Train.Count + AlignmentPerEpoch(s.Train.Count)) / (double)options.BatchSize));
+
+        // Weights come from a private Generator (Initialize), so other code drawing from the global generator in the
+        // same process cannot change them; the global seed only covers ops that sample implicitly.
+        torch.manual_seed(options.Seed);
+        var model = new Qwen3ForCausalLM(config);
+        try
+        {
+            Initialize(model, options.Seed);
+            long parameters = model.parameters().Sum(p => p.numel());
+            double? initialAccuracy = alignTest.Count > 0 ? AlignmentAccuracy(model, alignTest, tokenizer, sids, padId, options.BatchSize) : null;
+
+            var decay = model.parameters().Where(p => p.dim() >= 2).ToList();
+            var noDecay = model.parameters().Where(p => p.dim() < 2).ToList();
+            using var optimizer = torch.optim.AdamW(
+                [new AdamW.ParamGroup(decay, weight_decay: options.WeightDecay), new AdamW.ParamGroup(noDecay, weight_decay: 0)],
+                lr: options.LearningRate, weight_decay: options.WeightDecay);
+            int warmup = Math.Max(1, (int)Math.Round(options.WarmupRatio * totalSteps));
+
+            var results = new List<FineTuneStageResult>();
+            int step = 0;
+            for (int si = 0; si < stages.Count; si++)
+            {
+                var s = stages[si];
+                var stageClock = Stopwatch.StartNew();
+                var stepLosses = new List<double>();
+                var epochLosses = new List<double>();
+                int alignCount = AlignmentPerEpoch(s.Train.Count);
+                for (int epoch = 0; epoch < s.Stage.Epochs; epoch++)
+                {
+                    var epochSeqs = new List<TrainingSequence>(s.Train);
+                    var order = Permutation(alignTrain.Count, rng);
+                    for (int i = 0; i < alignCount; i++)
+                    {
+                        // Candidates are reshuffled each time, so the answer's position carries no signal.
+                        var q = alignTrain[order[i % alignTrain.Count]];
+                        var cands = Permutation(q.Candidates.Length, rng).Select(j => q.Candidates[j]).ToArray();
+                        epochSeqs.Add(new TrainingSequence(AlignmentPromptIds(tokenizer, sids, cands), q.Candidates[q.NegativeIndex]));
+                    }
+                    Shuffle(epochSeqs, rng);
+                    double epochSum = 0;
+                    int epochSteps = 0;
+                    model.train();
+                    for (int b = 0; b < epochSeqs.Count; b += options.BatchSize)
+                    {
+                        var batch = epochSeqs.GetRange(b, Math.Min(options.BatchSize, epochSeqs.Count - b));
+                        double lr = LearningRateAt(step, totalSteps, warmup, options);
+                        foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+                        double loss;
+                        using (var scope = NewDisposeScope())
+                        {
+                            optimizer.zero_grad();
+                            var logProbs = AnswerLogProbs(model, batch, padId);
+                            var l = -logProbs.sum() / (batch.Count * batch[0].Answer.Length);
+                            l.backward();
+                            nn.utils.clip_grad_norm_(model.parameters(), options.GradientClipNorm);
+                            optimizer.step();
+                            loss = l.item<float>();
+                        }
+                        step++;
+                        if (!double.IsFinite(loss))
+                            throw new InvalidOperationException($"training diverged at stage {si} step {step}: loss is {loss}; lower LearningRate ({options.LearningRate})");
+                        stepLosses.Add(loss);
+                        epochSum += loss;
+                        epochSteps++;
+                        progress?.Report(new TrainProgress(si, s.Stage.Context, epoch, step, totalSteps, loss, lr, clock.Elapsed));
+                    }
+                    epochLosses.Add(epochSum / epochSteps);
+                }
+                model.eval();
+                double? valLoss = s.Validation.Count > 0 ? MeanLoss(model, s.Validation, padId, options.BatchSize) : null;
+                double? accuracy = alignTest.Count > 0 ? AlignmentAccuracy(model, alignTest, tokenizer, sids, padId, options.BatchSize) : null;
+                results.Add(new FineTuneStageResult(s.Stage.Context, s.Template, s.Train.Count, alignCount, s.Skipped,
+                    stepLosses, epochLosses, valLoss, accuracy, s.Sample, stageClock.Elapsed));
+            }
+            model.eval();
+
+            Qwen3CheckpointWriter.Save(model, modelDir);
+            string codebookDest = Path.Combine(bundleDir, CodebookFile);
+            if (!string.Equals(Path.GetFullPath(codebookPath), Path.GetFullPath(codebookDest), StringComparison.Ordinal))
+                File.Copy(codebookPath, codebookDest, overwrite: true);
+            BundleWriter.WriteCatalog(Path.Combine(bundleDir, CatalogFile), catalog, codebook.Layout);
+            BundleWriter.WriteManifest(Path.Combine(bundleDir, Bundle.ModelBundle.ManifestFile), ModelDirectory, CodebookFile, CatalogFile,
+                formats, stages[^1].Template, BeamWidth, TopK);
+
+            var result = new FineTuneResult
+            {
+                BundleDirectory = bundleDir, Model = model, VocabSize = vocab, ParameterCount = parameters, Stages = results,
+                InitialAlignmentAccuracy = initialAccuracy, AlignmentHeldOut = alignTest.Count, WallTime = clock.Elapsed,
+            };
+            TrainingReportWriter.Write(Path.Combine(bundleDir, TrainingReportFile), result, options, totalSteps);
+            return result;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>HF's initialisation: normal(0, 0.02) for every matrix (embeddings included), ones for the norms.</summary>
+    private static void Initialize(Qwen3ForCausalLM model, int seed)
+    {
+        using var _ = torch.no_grad();
+        using var generator = new torch.Generator((ulong)seed);
+        foreach (var p in model.parameters())
+        {
+            if (p.dim() >= 2) p.normal_(0, 0.02, generator);
+            else p.fill_(1.0f);
+        }
+    }
+
+    /// <summary>Linear warmup to the peak, then cosine decay to MinLearningRateRatio × peak at the last step.</summary>
+    public static double LearningRateAt(int step, int totalSteps, int warmup, FineTuneOptions o)
+    {
+        if (step < warmup) return o.LearningRate * (step + 1) / warmup;
+        double progress = totalSteps <= warmup ? 1 : Math.Min(1, (step - warmup) / (double)Math.Max(1, totalSteps - warmup - 1));
+        double min = o.LearningRate * o.MinLearningRateRatio;
+        return min + (o.LearningRate - min) * 0.5 * (1 + Math.Cos(Math.PI * progress));
+    }
+
+    private static (List<TrainingSequence> Sequences, int Skipped, string? Sample) BuildSequences(PromptBuilder builder, IReadOnlyList<SftExample> examples,
+        IReadOnlyDictionary<string, ulong> catalog, SidTokenMap sids, int maxTargets)
+    {
+        var result = new List<TrainingSequence>();
+        int skipped = 0;
+        string? sample = null;
+        for (int i = 0; i < examples.Count; i++)
+        {
+            var e = examples[i] ?? throw new ArgumentException($"example {i} is null");
+            if (e.History is null || e.TargetItems is null) throw new ArgumentException($"example {i} has a null History or TargetItems");
+            var prompt = builder.Build(e.History, e.At);
+            var targets = e.TargetItems.Where(catalog.ContainsKey).Distinct(StringComparer.Ordinal).Take(maxTargets).ToList();
+            if (prompt.Empty || targets.Count == 0) { skipped++; continue; }
+            sample ??= prompt.Text;
+            int[] ids = [.. prompt.TokenIds];
+            foreach (var t in targets) result.Add(new TrainingSequence(ids, SidIds(sids, catalog[t])));
+        }
+        return (result, skipped, sample);
+    }
+
+    private static List<AlignmentQuestion> BuildQuestions(IReadOnlyList<AlignmentExample> examples, IReadOnlyDictionary<string, ulong> catalog, SidTokenMap sids, Random rng)
+    {
+        var questions = new List<AlignmentQuestion>();
+        foreach (var e in examples)
+        {
+            if (e?.PositiveItems is null || !catalog.TryGetValue(e.NegativeItem ?? "", out ulong negative)) continue;
+            // A positive sharing the negative's SID would make the question unanswerable.
+            var positives = e.PositiveItems.Where(p => p is not null && catalog.TryGetValue(p, out ulong s) && s != negative)
+                .Select(p => catalog[p]).Distinct().ToList();
+            if (positives.Count == 0) continue;
+            var all = positives.Prepend(negative).ToList();
+            var order = Permutation(all.Count, rng);
+            questions.Add(new AlignmentQuestion([.. order.Select(j => SidIds(sids, all[j]))], Array.IndexOf(order, 0)));
+        }
+        Shuffle(questions, rng);
+        return questions;
+    }
+
+    private static int[] AlignmentPromptIds(HfTokenizer tokenizer, SidTokenMap sids, int[][] candidates)
+    {
+        var ids = new List<int>(tokenizer.Encode(AlignmentPrefix));
+        foreach (var c in candidates) ids.AddRange(c);
+        ids.AddRange(tokenizer.Encode(SidTokenizerWriter.ImEnd));
+        return [.. ids];
+    }
+
+    private static int[] SidIds(SidTokenMap sids, ulong packed)
+    {
+        Span<uint> codes = stackalloc uint[sids.Levels];
+        sids.Layout.Unpack(packed, codes);
+        var ids = new int[sids.Levels];
+        for (int l = 0; l < ids.Length; l++) ids[l] = sids.TokenId(l, (int)codes[l]);
+        return ids;
+    }
+
+    /// <summary>
+    /// Teacher-forced Σ log p(answer token) per sequence [N]. Right padding, so positions are 0..T-1 and padded keys
+    /// are masked; only the hidden states that predict answer tokens go through the LM head (the prompt needs no logits).
+    /// </summary>
+    internal static Tensor AnswerLogProbs(Qwen3ForCausalLM model, IReadOnlyList<TrainingSequence> batch, int padId)
+    {
+        using var scope = NewDisposeScope();
+        int n = batch.Count, answer = batch[0].Answer.Length;
+        // The last answer token is only a label, never an input.
+        int t = batch.Max(s => s.Prompt.Length + answer - 1);
+        var ids = new long[n * t];
+        var valid = new bool[n * t];
+        var at = new long[n * answer];
+        var labels = new long[n * answer];
+        Array.Fill(ids, padId);
+        for (int i = 0; i < n; i++)
+        {
+            var s = batch[i];
+            if (s.Answer.Length != answer) throw new InvalidOperationException("all answers in a batch must have the same length");
+            int len = s.Prompt.Length + answer - 1;
+            for (int j = 0; j < len; j++)
+            {
+                ids[i * t + j] = j < s.Prompt.Length ? s.Prompt[j] : s.Answer[j - s.Prompt.Length];
+                valid[i * t + j] = true;
+            }
+            for (int j = 0; j < answer; j++)
+            {
+                at[i * answer + j] = s.Prompt.Length - 1 + j; // the position whose output predicts answer token j
+                labels[i * answer + j] = s.Answer[j];
+            }
+        }
+        var inputIds = torch.tensor(ids, [n, t]);
+        var keyValid = torch.tensor(valid, [n, t]);
+        var positions = torch.arange(t, dtype: ScalarType.Int64).unsqueeze(0).expand(n, t);
+        var mask = AttentionMasks.Build(keyValid, t, model.Decoder.EmbeddingWeight.dtype);
+        var hidden = model.Decoder.Forward(inputIds, positions, mask, null);                                   // [N, T, H]
+        var index = torch.tensor(at, [n, answer]).unsqueeze(-1).expand(n, answer, hidden.shape[2]);
+        var logProbs = model.Head(hidden.gather(1, index)).log_softmax(-1);                                   // [N, L, V]
+        var picked = logProbs.gather(2, torch.tensor(labels, [n, answer]).unsqueeze(-1)).squeeze(-1);          // [N, L]
+        return picked.sum(1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean answer-token cross-entropy (nats) over <paramref name="sequences"/>.</summary>
+    internal static double MeanLoss(Qwen3ForCausalLM model, IReadOnlyList<TrainingSequence> sequences, int padId, int batchSize)
+    {
+        using var _ = torch.no_grad();
+        double sum = 0;
+        long tokens = 0;
+        for (int b = 0; b < sequences.Count; b += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var batch = sequences.Skip(b).Take(batchSize).ToList();
+            sum -= AnswerLogProbs(model, batch, padId).sum().item<float>();
+            tokens += batch.Sum(s => s.Answer.Length);
+        }
+        return sum / tokens;
+    }
+
+    /// <summary>Share of questions whose negative candidate has the strictly highest answer log-probability.</summary>
+    private static double AlignmentAccuracy(Qwen3ForCausalLM model, List<AlignmentQuestion> questions, HfTokenizer tokenizer, SidTokenMap sids, int padId, int batchSize)
+    {
+        model.eval();
+        var seqs = new List<TrainingSequence>();
+        foreach (var q in questions)
+        {
+            var prompt = AlignmentPromptIds(tokenizer, sids, q.Candidates);
+            foreach (var c in q.Candidates) seqs.Add(new TrainingSequence(prompt, c));
+        }
+        var scores = new float[seqs.Count];
+        using (torch.no_grad())
+        {
+            for (int b = 0; b < seqs.Count; b += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                var batch = seqs.Skip(b).Take(batchSize).ToList();
+                AnswerLogProbs(model, batch, padId).data<float>().CopyTo(scores.AsSpan(b, batch.Count));
+            }
+        }
+        int correct = 0, offset = 0;
+        foreach (var q in questions)
+        {
+            float best = scores[offset + q.NegativeIndex];
+            bool wins = true;
+            for (int j = 0; j < q.Candidates.Length; j++)
+                if (j != q.NegativeIndex && scores[offset + j] >= best) wins = false;
+            if (wins) correct++;
+            offset += q.Candidates.Length;
+        }
+        return correct / (double)questions.Count;
+    }
+
+    private static int[] Permutation(int n, Random rng)
+    {
+        var p = Enumerable.Range(0, n).ToArray();
+        rng.Shuffle(p);
+        return p;
+    }
+
+    private static void Shuffle<T>(List<T> list, Random rng) => rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list));
+}

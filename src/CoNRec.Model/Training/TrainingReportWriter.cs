@@ -1,0 +1,83 @@
+using System.Text.Json;
+using CoNRec.Model.Prompting;
+
+namespace CoNRec.Model.Training;
+
+/// <summary>training.json: the options, the loss curves per stage and the timings, for audits and the README's figures.</summary>
+internal static class TrainingReportWriter
+{
+    public static void Write(string path, FineTuneResult result, FineTuneOptions o, int totalSteps)
+    {
+        using var stream = File.Create(path);
+        using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        w.WriteStartObject();
+        w.WriteStartObject("options");
+        w.WriteNumber("hidden_size", o.HiddenSize);
+        w.WriteNumber("layers", o.Layers);
+        w.WriteNumber("heads", o.Heads);
+        w.WriteNumber("kv_heads", o.KvHeads);
+        w.WriteNumber("head_dim", o.HeadDim);
+        w.WriteNumber("intermediate_size", o.IntermediateSize);
+        w.WriteBoolean("tie_embeddings", o.TieEmbeddings);
+        w.WriteNumber("rope_theta", o.RopeTheta);
+        w.WriteStartArray("stages");
+        foreach (var s in o.Stages)
+        {
+            w.WriteStartObject();
+            w.WriteString("context", PromptTemplate.ContextName(s.Context));
+            w.WriteNumber("epochs", s.Epochs);
+            w.WriteNumber("recent_days", s.RecentDays);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("batch_size", o.BatchSize);
+        w.WriteNumber("learning_rate", o.LearningRate);
+        w.WriteNumber("warmup_ratio", o.WarmupRatio);
+        w.WriteNumber("min_learning_rate_ratio", o.MinLearningRateRatio);
+        w.WriteNumber("weight_decay", o.WeightDecay);
+        w.WriteNumber("gradient_clip_norm", o.GradientClipNorm);
+        w.WriteNumber("alignment_weight", o.AlignmentWeight);
+        w.WriteNumber("alignment_holdout", o.AlignmentHoldout);
+        w.WriteNumber("max_targets_per_example", o.MaxTargetsPerExample);
+        w.WriteNumber("max_prompt_tokens", o.MaxPromptTokens);
+        w.WriteNumber("max_negatives", o.MaxNegatives);
+        w.WriteNumber("max_positives", o.MaxPositives);
+        w.WriteNumber("seed", o.Seed);
+        w.WriteEndObject();
+
+        w.WriteNumber("vocab_size", result.VocabSize);
+        w.WriteNumber("parameters", result.ParameterCount);
+        w.WriteNumber("total_steps", totalSteps);
+        w.WriteNumber("alignment_held_out", result.AlignmentHeldOut);
+        Nullable(w, "initial_alignment_accuracy", result.InitialAlignmentAccuracy);
+        w.WriteStartArray("stages");
+        foreach (var s in result.Stages)
+        {
+            w.WriteStartObject();
+            w.WriteString("context", PromptTemplate.ContextName(s.Context));
+            w.WriteNumber("sequences", s.Sequences);
+            w.WriteNumber("alignment_sequences", s.AlignmentSequences);
+            w.WriteNumber("skipped_examples", s.SkippedExamples);
+            Nullable(w, "validation_loss", s.ValidationLoss);
+            Nullable(w, "alignment_accuracy", s.AlignmentAccuracy);
+            w.WriteNumber("wall_seconds", s.WallTime.TotalSeconds);
+            w.WriteStartArray("epoch_losses");
+            foreach (var x in s.EpochLosses) w.WriteNumberValue(x);
+            w.WriteEndArray();
+            w.WriteStartArray("step_losses");
+            foreach (var x in s.StepLosses) w.WriteNumberValue(x);
+            w.WriteEndArray();
+            if (s.SamplePrompt is not null) w.WriteString("sample_prompt", s.SamplePrompt);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteNumber("wall_seconds", result.WallTime.TotalSeconds);
+        w.WriteEndObject();
+    }
+
+    private static void Nullable(Utf8JsonWriter w, string name, double? value)
+    {
+        if (value is double v) w.WriteNumber(name, v);
+        else w.WriteNull(name);
+    }
+}
