@@ -187,4 +187,21 @@ public class CodebookEncoderTests
         // Σ_{j<300} (0.5 - j/600) = 150 - (299·300/2)/600 = 150 - 74.75 = 75.25.
         Assert.Equal(75.25f, latent[0], 3);
     }
+
+    [Fact]
+    public void Encode_and_quantize_do_not_allocate_in_steady_state()
+    {
+        var cb = Load(Tensors(), norm: "l2");
+        float[] x = [3f, 4f], latent = new float[2];
+        var codes = new uint[2];
+        cb.Encoder!.Encode(x, latent); // warm-up (JIT)
+        cb.Quantize(latent, codes);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            cb.Encoder.Encode(x, latent);
+            cb.Quantize(latent, codes);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
