@@ -26,6 +26,8 @@ public sealed class RqVae : nn.Module<Tensor, RqVaeOutput>
     public RqVae(int inputDim, RqVaeOptions options) : base(nameof(RqVae))
     {
         options.Validate();
+        if (inputDim is < 1 or > CoNRec.Core.CodebookEncoder.MaxInputDimension)
+            throw new ArgumentOutOfRangeException(nameof(inputDim), inputDim, $"inputDim must be in [1, {CoNRec.Core.CodebookEncoder.MaxInputDimension}] (the stored encoder's limit)");
         var rng = new Random(options.Seed);
         InputDim = inputDim;
         Levels = options.Levels;
