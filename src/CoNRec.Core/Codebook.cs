@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using System.Security.Cryptography;
 
@@ -25,13 +26,17 @@ public sealed class Codebook
     /// <summary>The file bytes the codebook came from; stored verbatim so every reader parses the same thing.</summary>
     public ReadOnlyMemory<byte> SourceBytes { get; }
 
-    private Codebook(SidLayout layout, int dimension, float[] data, string hash, ReadOnlyMemory<byte> source)
+    /// <summary>The RQ-VAE encoder stored in the same file (<c>encoder.*</c> tensors), or null when the file has none.</summary>
+    public CodebookEncoder? Encoder { get; }
+
+    private Codebook(SidLayout layout, int dimension, float[] data, string hash, ReadOnlyMemory<byte> source, CodebookEncoder? encoder)
     {
         Layout = layout;
         Dimension = dimension;
         _data = data;
         ContentHash = hash;
         SourceBytes = source;
+        Encoder = encoder;
     }
 
     public static Codebook Load(string path)
@@ -42,7 +47,10 @@ public sealed class Codebook
 
     public static string HashOf(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    /// <summary>Parses and validates: tensor present, rank 3, float dtype, sane sizes, all values finite.</summary>
+    /// <summary>
+    /// Parses and validates: tensor present, rank 3, float dtype, sane sizes, all values finite; plus the optional
+    /// <c>encoder.*</c> tensors (see <see cref="CodebookEncoder"/>).
+    /// </summary>
     public static Codebook FromBytes(ReadOnlyMemory<byte> bytes, string source)
     {
         var file = SafeTensorsFile.Parse(bytes, source);
@@ -67,7 +75,8 @@ public sealed class Codebook
                 throw new SafeTensorsFormatException($"{source}: codebooks[{level},{code},{dim}] = {data[i]} is not finite");
             }
         }
-        return new Codebook(layout, (int)d, data, HashOf(bytes.Span), bytes);
+        var encoder = CodebookEncoder.FromFile(file, (int)d);
+        return new Codebook(layout, (int)d, data, HashOf(bytes.Span), bytes, encoder);
     }
 
     /// <summary>Builds a codebook in memory (tests, synthetic data) and serializes it, so its hash is real.</summary>
@@ -95,5 +104,41 @@ public sealed class Codebook
         for (int l = 1; l < Levels; l++) TensorPrimitives.Add(dest, Codeword(l, (int)codes[l]), dest);
         float norm = TensorPrimitives.Norm(dest);
         if (norm > 0f) TensorPrimitives.Multiply(dest, 1f / norm, dest);
+    }
+
+    /// <summary>
+    /// Residual quantisation (RQ-VAE Algorithm 1, step 2): per level, the code of the raw codeword nearest (Euclidean)
+    /// to the residual, then residual −= that codeword. Ties keep the lowest code. Allocation-free.
+    /// </summary>
+    public void Quantize(ReadOnlySpan<float> latent, Span<uint> codes)
+    {
+        if (latent.Length != Dimension)
+            throw new ArgumentException($"latent has {latent.Length} values; the codebook has d = {Dimension}", nameof(latent));
+        if (codes.Length < Levels)
+            throw new ArgumentException($"codes has room for {codes.Length} codes; the codebook has {Levels} levels", nameof(codes));
+        float[]? rented = null;
+        Span<float> residual = Dimension <= 512 ? stackalloc float[512] : (rented = ArrayPool<float>.Shared.Rent(Dimension));
+        residual = residual[..Dimension];
+        try
+        {
+            latent.CopyTo(residual);
+            for (int l = 0; l < Levels; l++)
+            {
+                int best = 0;
+                float bestDistance = float.PositiveInfinity;
+                for (int k = 0; k < CodesPerLevel; k++)
+                {
+                    // ‖r − c‖ from the difference, not ‖r‖² − 2r·c + ‖c‖²: no cancellation, and the trainer computes it the same way.
+                    float dist = TensorPrimitives.Distance(residual, Codeword(l, k));
+                    if (dist < bestDistance) { bestDistance = dist; best = k; }
+                }
+                codes[l] = (uint)best;
+                TensorPrimitives.Subtract(residual, Codeword(l, best), residual);
+            }
+        }
+        finally
+        {
+            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+        }
     }
 }

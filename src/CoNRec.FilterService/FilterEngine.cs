@@ -36,6 +36,7 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
         int[]? slotOf = null;                       // candidate index → miss slot (duplicates share one lookup)
         Dictionary<string, int>? missSlots = null;
         int misses = 0;
+        float[]? embeddingScratch = null;           // cold-start candidates: [input | latent], rented on first use
         try
         {
             Span<uint> codes = stackalloc uint[SidLayout.MaxLevels];
@@ -47,6 +48,16 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
                     for (int l = 0; l < layout.Levels; l++) codes[l] = c.Sid[l];
                     sids[i] = layout.Pack(codes[..layout.Levels]);
                     state[i] = Known;
+                }
+                else if (c.Embedding.Count > 0)
+                {
+                    // Validation checked the length against this snapshot's encoder; no encoder means fail open.
+                    if (generation.Codebook.Encoder is { } encoder)
+                    {
+                        sids[i] = EncodeEmbedding(generation.Codebook, encoder, c, codes, ref embeddingScratch);
+                        state[i] = Known;
+                    }
+                    else state[i] = UnknownItem;
                 }
                 else if (generation.Catalog.TryGet(c.ItemId, out var cached))
                 {
@@ -106,7 +117,20 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
         {
             ArrayPool<ulong>.Shared.Return(sids);
             ArrayPool<byte>.Shared.Return(state);
+            if (embeddingScratch is not null) ArrayPool<float>.Shared.Return(embeddingScratch);
         }
+    }
+
+    /// <summary>Cold-start item: stored RQ-VAE encoder, then residual quantisation, packed like a catalog SID. No allocation.</summary>
+    private static ulong EncodeEmbedding(Codebook codebook, CodebookEncoder encoder, Candidate candidate, Span<uint> codes, ref float[]? scratch)
+    {
+        int inDim = encoder.InputDimension, d = codebook.Dimension;
+        scratch ??= ArrayPool<float>.Shared.Rent(inDim + d);
+        candidate.Embedding.CopyTo(scratch, 0); // RepeatedField exposes no span; one copy into pooled memory
+        var latent = scratch.AsSpan(inDim, d);
+        encoder.Encode(scratch.AsSpan(0, inDim), latent);
+        codebook.Quantize(latent, codes);
+        return codebook.Layout.Pack(codes[..codebook.Levels]);
     }
 
     private void ResolveMisses(ActiveGeneration generation, bool ok, int n, int misses, RedisValue[] fields, RedisValue[] values, int[] slotOf,

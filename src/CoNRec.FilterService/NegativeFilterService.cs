@@ -17,7 +17,7 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
     {
         long start = Stopwatch.GetTimestamp();
         var snapshot = state.Current;
-        var error = Validate(request, snapshot.Generation?.Codebook.Layout, options.Value);
+        var error = Validate(request, snapshot.Generation?.Codebook, options.Value);
         if (error is not null)
         {
             metrics.Request(Stopwatch.GetElapsedTime(start).TotalSeconds, valid: false);
@@ -79,9 +79,13 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
         return cts;
     }
 
-    /// <summary>Null when valid; otherwise a message that names the field and the limit.</summary>
-    public static string? Validate(FilterCandidatesRequest request, SidLayout? layout, FilterOptions options)
+    /// <summary>
+    /// Null when valid; otherwise a message that names the field and the limit. <paramref name="codebook"/> is the active
+    /// generation's (null without one): it gives the SID layout and the encoder's input dimension.
+    /// </summary>
+    public static string? Validate(FilterCandidatesRequest request, Codebook? codebook, FilterOptions options)
     {
+        SidLayout? layout = codebook?.Layout;
         if (request.UserId.Length == 0) return "user_id must not be empty";
         if (Encoding.UTF8.GetByteCount(request.UserId) > options.MaxIdBytes) return $"user_id is longer than {options.MaxIdBytes} bytes";
         if (request.Scene.Length > 0 && SceneStore.ValidateName(request.Scene) is { } sceneError) return sceneError;
@@ -94,6 +98,7 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
             // A UTF-16 char is at most 3 UTF-8 bytes: short ids skip the byte count, long ones are measured.
             if (c.ItemId.Length * 3 > options.MaxIdBytes && Encoding.UTF8.GetByteCount(c.ItemId) > options.MaxIdBytes)
                 return $"candidates[{i}].item_id is longer than {options.MaxIdBytes} bytes";
+            if (c.Embedding.Count > 0 && ValidateEmbedding(c, i, codebook?.Encoder) is { } embeddingError) return embeddingError;
             if (c.Sid.Count == 0 || layout is not { } l) continue; // without a generation the layout is unknown: fail open later
             if (c.Sid.Count != l.Levels)
                 return $"candidates[{i}].sid has {c.Sid.Count} codes; expected {l.Levels} (one per codebook level)";
@@ -102,6 +107,22 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
                 if (c.Sid[k] >= (uint)l.CodesPerLevel)
                     return $"candidates[{i}].sid[{k}] = {c.Sid[k]} is out of range; codes must be < {l.CodesPerLevel}";
             }
+        }
+        return null;
+    }
+
+    private static string? ValidateEmbedding(Candidate c, int i, CodebookEncoder? encoder)
+    {
+        if (c.Sid.Count > 0) return $"candidates[{i}] sets both sid and embedding; set only one (embedding is for items without a SID)";
+        // Without an encoder the candidate fails open later; the length is still bounded by the encoder format's limit.
+        int expected = encoder?.InputDimension ?? -1;
+        if (encoder is not null && c.Embedding.Count != expected)
+            return $"candidates[{i}].embedding has {c.Embedding.Count} values; the codebook encoder expects {expected}";
+        if (c.Embedding.Count > CodebookEncoder.MaxInputDimension)
+            return $"candidates[{i}].embedding has {c.Embedding.Count} values; the maximum is {CodebookEncoder.MaxInputDimension}";
+        for (int k = 0; k < c.Embedding.Count; k++)
+        {
+            if (!float.IsFinite(c.Embedding[k])) return $"candidates[{i}].embedding[{k}] = {c.Embedding[k]} is not finite";
         }
         return null;
     }

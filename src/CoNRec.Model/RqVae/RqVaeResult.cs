@@ -1,0 +1,96 @@
+using System.Text.Json;
+using CoNRec.Core;
+using static TorchSharp.torch;
+
+namespace CoNRec.Model.RqVae;
+
+/// <summary>
+/// A trained RQ-VAE with every item's SID and its quality measures. <see cref="Train"/> covers the items it was trained
+/// on, <see cref="HeldOut"/> the held-out ones (<see cref="HeldOutItems"/>): the test-time figure the filter relies on.
+/// </summary>
+public sealed class RqVaeResult(RqVae model, RqVaeOptions options, int inputDim, uint[][] sids, ReconstructionStats train,
+    ReconstructionStats heldOut, double[] utilisation, double collisionRate, double[] lossCurve, int[] heldOutItems) : IDisposable
+{
+    public RqVae Model { get; } = model;
+    public RqVaeOptions Options { get; } = options;
+    public int InputDim { get; } = inputDim;
+    /// <summary>sids[item][level], every item (training and held out), in input order.</summary>
+    public uint[][] Sids { get; } = sids;
+    public ReconstructionStats Train { get; } = train;
+    public ReconstructionStats HeldOut { get; } = heldOut;
+    /// <summary>Per level: codes used by some item / K.</summary>
+    public double[] Utilisation { get; } = utilisation;
+    /// <summary>Fraction of items whose full SID another item shares (see <see cref="RqVaeMetrics.CollisionRate"/>).</summary>
+    public double CollisionRate { get; } = collisionRate;
+    /// <summary>Mean training loss per epoch.</summary>
+    public double[] LossCurve { get; } = lossCurve;
+    public int[] HeldOutItems { get; } = heldOutItems;
+
+    /// <summary>
+    /// Writes the codebook file the service loads: <c>codebooks</c> [L, K, d] F32, the encoder as
+    /// <c>encoder.layers.{i}.weight</c> [out, in] / <c>.bias</c> [out] F32, and metadata naming the activation and the
+    /// input normalisation the trainer applied (<c>l2</c> or <c>none</c>), so the service encodes cold-start items the same way.
+    /// </summary>
+    public void ExportCodebook(string path)
+    {
+        var entries = new List<SafeTensorsWriter.Entry>
+        {
+            SafeTensorsWriter.F32(Codebook.TensorName, [Options.Levels, Options.CodesPerLevel, Options.LatentDim], Floats(Model.Codebooks)),
+        };
+        var layers = Model.Encoder.Layers;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var w = layers[i].weight!;
+            entries.Add(SafeTensorsWriter.F32($"{CodebookEncoder.Prefix}layers.{i}.weight", w.shape, Floats(w)));
+            entries.Add(SafeTensorsWriter.F32($"{CodebookEncoder.Prefix}layers.{i}.bias", layers[i].bias!.shape, Floats(layers[i].bias!)));
+        }
+        var metadata = new Dictionary<string, string>
+        {
+            [CodebookEncoder.ActivationKey] = "relu",
+            [CodebookEncoder.InputNormKey] = Options.InputNorm == EncoderInputNorm.L2 ? "l2" : "none",
+        };
+        WriteAtomically(path, stream => SafeTensorsWriter.Write(stream, entries, metadata));
+    }
+
+    /// <summary>Writes the catalog JSONL, one <c>{"item_id": "...", "sid": [..]}</c> per item, in input order.</summary>
+    public void ExportCatalog(string path, IReadOnlyList<string> itemIds)
+    {
+        ArgumentNullException.ThrowIfNull(itemIds);
+        if (itemIds.Count != Sids.Length)
+            throw new ArgumentException($"itemIds has {itemIds.Count} ids; the model has SIDs for {Sids.Length} items", nameof(itemIds));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < itemIds.Count; i++)
+        {
+            if (string.IsNullOrEmpty(itemIds[i])) throw new ArgumentException($"itemIds[{i}] is empty", nameof(itemIds));
+            if (!seen.Add(itemIds[i])) throw new ArgumentException($"itemIds[{i}] = '{itemIds[i]}' repeats an earlier id", nameof(itemIds));
+        }
+        WriteAtomically(path, stream =>
+        {
+            for (int i = 0; i < itemIds.Count; i++)
+            {
+                using (var w = new Utf8JsonWriter(stream))
+                {
+                    w.WriteStartObject();
+                    w.WriteString("item_id", itemIds[i]);
+                    w.WriteStartArray("sid");
+                    foreach (var code in Sids[i]) w.WriteNumberValue(code);
+                    w.WriteEndArray();
+                    w.WriteEndObject();
+                }
+                stream.WriteByte((byte)'\n');
+            }
+        });
+    }
+
+    private static float[] Floats(Tensor t) => t.detach().cpu().contiguous().data<float>().ToArray();
+
+    // Write-then-rename: a crash never leaves a half-written file under the final name.
+    private static void WriteAtomically(string path, Action<Stream> write)
+    {
+        var tmp = path + ".tmp";
+        using (var stream = File.Create(tmp)) write(stream);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public void Dispose() => Model.Dispose();
+}
