@@ -13,7 +13,7 @@ public static class BatchCli
     public const int Ok = 0, Failed = 1, Usage = 2;
     public const string DefaultRedis = "127.0.0.1:6380"; // the filter service's embedded Garnet
 
-    private const string Help = """
+    private static readonly string Help = $"""
         usage: CoNRec.Batch <command> [options]
           load         --codebook F --catalog F --predictions F [--redis host:port] [--no-publish] [--key-prefix P]
                        Loads a new generation and (unless --no-publish) publishes it. Prints the generation id.
@@ -29,6 +29,7 @@ public static class BatchCli
           generations  [--redis host:port] [--key-prefix P]        Lists generations, newest first.
           sample       --out DIR [--users N] [--items N] [--levels L] [--codes K] [--dim D] [--sids S] [--seed S]
                        Writes a deterministic synthetic codebook, catalog and predictions.
+        {Experiment.ExperimentCli.Help}
         --redis defaults to 127.0.0.1:6380, the filter service's embedded Garnet.
         """;
 
@@ -37,7 +38,7 @@ public static class BatchCli
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { stdout.WriteLine(Help); return args.Length == 0 ? Usage : Ok; }
         try
         {
-            var cl = new CommandLine(args, new HashSet<string> { "--no-publish", "--no-progress-bar" });
+            var cl = new CommandLine(args, new HashSet<string> { "--no-publish", "--no-progress-bar", "--quick" });
             return cl.Command switch
             {
                 "load" => await LoadAsync(cl, stdout, stderr),
@@ -45,6 +46,10 @@ public static class BatchCli
                 "publish" => await PublishAsync(cl, stdout, stderr),
                 "generations" => await ListAsync(cl, stdout),
                 "sample" => Sample(cl, stdout),
+                "synth" => Experiment.ExperimentCli.Synth(cl, stdout),
+                "import-movielens" => Experiment.ExperimentCli.ImportMovieLens(cl, stdout, stderr),
+                "eval" => Experiment.ExperimentCli.Eval(cl, stdout, stderr),
+                "demo" => await Experiment.ExperimentCli.DemoAsync(cl, stdout, stderr),
                 _ => throw new UsageException($"unknown command '{cl.Command}'"),
             };
         }
@@ -127,10 +132,7 @@ public static class BatchCli
         cl.EnsureAllUsed();
         using var mux = await ConnectAsync(redis, stderr);
         var sw = Stopwatch.StartNew();
-        var db = mux.GetDatabase();
-        var keys = new RedisKeys(options.KeyPrefix);
-        await new GenerationShards(db, keys).FinalizeAsync(generation, policy); // no-op unless written by generate shards
-        var meta = await new GenerationRegistry(db, keys, options).PublishAsync(generation);
+        var meta = await Demo.Publishing.PublishAsync(mux.GetDatabase(), options.KeyPrefix, generation, policy);
         stderr.WriteLine($"published {meta.Id} ({meta.Users} users, codebook {meta.CodebookHash[..12]}) in {sw.ElapsedMilliseconds} ms");
         stdout.WriteLine(meta.Id);
         return Ok;

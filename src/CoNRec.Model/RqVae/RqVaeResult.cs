@@ -26,23 +26,41 @@ public sealed class RqVaeResult(RqVae model, RqVaeOptions options, int inputDim,
     public double[] LossCurve { get; } = lossCurve;
     public int[] HeldOutItems { get; } = heldOutItems;
 
+    /// <summary>Mean latent over every item (what <see cref="ExportCodebook"/> centres by); null leaves the export uncentred.</summary>
+    public float[]? LatentMean { get; init; }
+
     /// <summary>
     /// Writes the codebook file the service loads: <c>codebooks</c> [L, K, d] F32, the encoder as
     /// <c>encoder.layers.{i}.weight</c> [out, in] / <c>.bias</c> [out] F32, and metadata naming the activation and the
     /// input normalisation the trainer applied (<c>l2</c> or <c>none</c>), so the service encodes cold-start items the same way.
     /// </summary>
-    public void ExportCodebook(string path)
+    /// <param name="center">
+    /// Shift the latent space by the catalog's mean latent μ: level-0 codewords and the encoder's last bias both lose μ.
+    /// Every residual, and so every SID, is unchanged (‖(z−μ) − (c−μ)‖ = ‖z − c‖), but reconstructions become
+    /// centred. Without it they all share μ's direction and the filter's cosines crowd near 1, leaving thresholds
+    /// almost no room; with it a cosine compares where items sit relative to the catalog.
+    /// </param>
+    public void ExportCodebook(string path, bool center = true)
     {
+        var codebooks = Floats(Model.Codebooks);
+        var layers = Model.Encoder.Layers;
+        var lastBias = Floats(layers[^1].bias!);
+        if (center && LatentMean is { } mu)
+        {
+            for (int k = 0; k < Options.CodesPerLevel; k++)
+                for (int j = 0; j < Options.LatentDim; j++) codebooks[(k * Options.LatentDim) + j] -= mu[j];
+            for (int j = 0; j < Options.LatentDim; j++) lastBias[j] -= mu[j];
+        }
         var entries = new List<SafeTensorsWriter.Entry>
         {
-            SafeTensorsWriter.F32(Codebook.TensorName, [Options.Levels, Options.CodesPerLevel, Options.LatentDim], Floats(Model.Codebooks)),
+            SafeTensorsWriter.F32(Codebook.TensorName, [Options.Levels, Options.CodesPerLevel, Options.LatentDim], codebooks),
         };
-        var layers = Model.Encoder.Layers;
         for (int i = 0; i < layers.Count; i++)
         {
             var w = layers[i].weight!;
             entries.Add(SafeTensorsWriter.F32($"{CodebookEncoder.Prefix}layers.{i}.weight", w.shape, Floats(w)));
-            entries.Add(SafeTensorsWriter.F32($"{CodebookEncoder.Prefix}layers.{i}.bias", layers[i].bias!.shape, Floats(layers[i].bias!)));
+            var bias = i == layers.Count - 1 ? lastBias : Floats(layers[i].bias!);
+            entries.Add(SafeTensorsWriter.F32($"{CodebookEncoder.Prefix}layers.{i}.bias", layers[i].bias!.shape, bias));
         }
         var metadata = new Dictionary<string, string>
         {

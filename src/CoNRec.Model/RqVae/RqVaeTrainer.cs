@@ -43,9 +43,15 @@ public static class RqVaeTrainer
             var curve = Fit(model, all, train, o, rng, progress);
             model.eval();
             var (sids, mse, cos) = Evaluate(model, all, n);
+            float[] mean;
+            using (torch.no_grad())
+            using (var latent = model.Encode(all))
+            using (var m = latent.mean([0]))
+                mean = m.data<float>().ToArray();
             return new RqVaeResult(model, o, inDim, sids,
                 Stats(train, mse, cos), Stats(heldOut, mse, cos),
-                RqVaeMetrics.Utilisation(sids, o.Levels, o.CodesPerLevel), RqVaeMetrics.CollisionRate(sids), curve, heldOut);
+                RqVaeMetrics.Utilisation(sids, o.Levels, o.CodesPerLevel), RqVaeMetrics.CollisionRate(sids), curve, heldOut)
+            { LatentMean = mean };
         }
         catch
         {

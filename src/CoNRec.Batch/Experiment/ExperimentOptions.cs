@@ -1,0 +1,50 @@
+using CoNRec.Model.RqVae;
+using CoNRec.Model.Training;
+using CoNRec.Offline.Data;
+using CoNRec.Offline.Embeddings;
+using CoNRec.Offline.Evaluation;
+
+namespace CoNRec.Batch.Experiment;
+
+/// <summary>Where the interactions come from.</summary>
+public enum DataSource { Synthetic, MovieLens, Dataset }
+
+/// <summary>
+/// One end-to-end run: data → temporal split → item embeddings → RQ-VAE → fine-tune → predictions for every test
+/// case → metrics with baselines. Every artefact lands in <see cref="OutputDirectory"/>.
+/// </summary>
+public sealed record ExperimentOptions
+{
+    public DataSource Source { get; init; } = DataSource.Synthetic;
+
+    /// <summary>MovieLens 100K directory (u.data, u.item) or a dataset directory (items.jsonl, interactions.jsonl).</summary>
+    public string? InputDirectory { get; init; }
+
+    public SyntheticSpec Synthetic { get; init; } = new();
+
+    /// <summary>Optional embeddings JSONL handed in by the user instead of the built-in feature encoder.</summary>
+    public string? EmbeddingsFile { get; init; }
+
+    public required string OutputDirectory { get; init; }
+
+    public SplitOptions Split { get; init; } = new();
+
+    public ItemEmbedderOptions Embedder { get; init; } = new();
+
+    public RqVaeOptions RqVae { get; init; } = new();
+
+    public SwingOptions Swing { get; init; } = new();
+
+    public TrainingDataOptions TrainingData { get; init; } = new();
+
+    public FineTuneOptions FineTune { get; init; } = new();
+
+    public EvalOptions Eval { get; init; } = new();
+
+    public string Device { get; init; } = "cpu";
+
+    public int GenerateBatchSize { get; init; } = 16;
+
+    /// <summary>False for plain log lines (CI); null to detect a terminal.</summary>
+    public bool? Terminal { get; init; }
+}

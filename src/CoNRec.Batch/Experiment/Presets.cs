@@ -1,0 +1,78 @@
+using CoNRec.Model.Prompting;
+using CoNRec.Model.RqVae;
+using CoNRec.Model.Training;
+using CoNRec.Offline.Data;
+using CoNRec.Offline.Evaluation;
+
+namespace CoNRec.Batch.Experiment;
+
+/// <summary>
+/// Default sizes for the demo (synthetic, minutes on 2 cores), its CI-sized variant (<c>--quick</c>), and MovieLens.
+/// Every figure in the README comes from these defaults, so changing one means re-measuring.
+/// </summary>
+public static class Presets
+{
+    public static SyntheticSpec Synthetic(CommandLine cl, bool quick)
+    {
+        var d = quick ? new SyntheticSpec { Users = 300, Items = 400, Days = 45 } : new SyntheticSpec();
+        return d with
+        {
+            Users = cl.Int("--users", d.Users, 10, 10_000_000), Items = cl.Int("--items", d.Items, 10, 10_000_000),
+            Days = cl.Int("--days", d.Days, 36, 3650), Seed = cl.Int("--seed", d.Seed, 0, int.MaxValue),
+        };
+    }
+
+    private static FineTuneOptions FineTune(CommandLine cl, bool quick, int seed)
+    {
+        int epochs = cl.Int("--epochs", quick ? 1 : 3, 1, 1000);
+        var d = new FineTuneOptions();
+        return d with
+        {
+            Seed = seed,
+            HiddenSize = cl.Int("--hidden", quick ? 64 : d.HiddenSize, 16, 8192),
+            Layers = cl.Int("--layers", d.Layers, 1, 128),
+            IntermediateSize = 2 * cl.Int("--hidden", quick ? 64 : d.HiddenSize, 16, 8192),
+            LearningRate = cl.Double("--lr", d.LearningRate, 1e-6, 1),
+            // The progressive context schedule: 3-day negatives → all negatives → negatives + positives.
+            Stages =
+            [
+                new FineTuneStage(PromptContext.RecentNegatives, Epochs: epochs),
+                new FineTuneStage(PromptContext.AllNegatives, Epochs: epochs),
+                new FineTuneStage(PromptContext.NegativesAndPositives, Epochs: epochs),
+            ],
+        };
+    }
+
+    public static ExperimentOptions FromCommandLine(CommandLine cl, string defaultOut)
+    {
+        bool quick = cl.Flag("--quick");
+        string? movielens = cl.Get("--movielens"), dataset = cl.Get("--dataset");
+        if (movielens is not null && dataset is not null) throw new UsageException("give --movielens or --dataset, not both");
+        var source = movielens is not null ? DataSource.MovieLens : dataset is not null ? DataSource.Dataset : DataSource.Synthetic;
+        int seed = cl.Int("--seed", 7, 0, int.MaxValue);
+        var options = new ExperimentOptions
+        {
+            Source = source,
+            InputDirectory = movielens ?? dataset,
+            Synthetic = Synthetic(cl, quick),
+            EmbeddingsFile = cl.Get("--embeddings"),
+            OutputDirectory = cl.Get("--out") ?? defaultOut,
+            Device = cl.Get("--device") ?? "cpu",
+            Terminal = cl.Flag("--no-progress-bar") ? false : null,
+            RqVae = new RqVaeOptions
+            {
+                Seed = seed, Epochs = cl.Int("--rqvae-epochs", quick ? 100 : 400, 1, 100_000), BatchSize = cl.Int("--rqvae-batch", 64, 1, 65_536),
+                CodesPerLevel = cl.Int("--codes", 32, 2, 4096), LatentDim = cl.Int("--latent", 32, 2, 4096),
+            },
+            FineTune = FineTune(cl, quick, seed),
+            TrainingData = new TrainingDataOptions { Seed = seed },
+            Eval = new EvalOptions { Seed = seed },
+        };
+        if (source == DataSource.MovieLens)
+        {
+            // MovieLens users rate in bursts: one anchor per day keeps examples; its ~1.7k items fit K = 32 comfortably.
+            options = options with { Split = new SplitOptions { TestDays = 28, WindowDays = 7 } };
+        }
+        return options;
+    }
+}
