@@ -47,7 +47,7 @@ public sealed class DemoTests : IDisposable
 
         // Artefacts: JSON report, two PNGs, a loadable bundle whose codebook carries the RQ-VAE encoder.
         using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "eval.json")))) Assert.Equal(JsonValueKind.Object, json.RootElement.ValueKind);
-        foreach (var png in new[] { "operating_curves.png", "metrics.png" })
+        foreach (var png in new[] { "operating_curves.png", "metrics.png", "training_loss.png" })
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(Path.Combine(_dir, png))[..4]);
         var bundle = ModelBundle.Load(result.Experiment.BundleDirectory);
         Assert.NotNull(bundle.Codebook.Encoder);

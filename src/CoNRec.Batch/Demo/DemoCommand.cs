@@ -68,7 +68,9 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
         });
 
         stdout.WriteLine();
-        stdout.WriteLine($"FilterCandidates (scene '{Scene}', threshold {threshold.ToString("F3", CultureInfo.InvariantCulture)} = the evaluation's ≤ 5% liked-drop point, generation {generation})");
+        var at = result.Report.Curves[ExperimentRun.ModelMethod].Points.FirstOrDefault(p => Math.Abs(p.Threshold - result.RecommendedThreshold) < 1e-9);
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"FilterCandidates (scene '{Scene}', generation {generation}): threshold {threshold:F3}, the evaluation's balanced point, where the filter rejected {at?.DislikedRejectRate:P1} of future disliked and {at?.LikedRejectRate:P1} of future liked items"));
         foreach (var (c, asked, response) in answers)
         {
             stdout.WriteLine($"  user {c.UserId}: {c.PastNegatives} past negatives; candidates from the 7 days after {c.At:yyyy-MM-dd}");
@@ -89,7 +91,7 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
         stdout.WriteLine(result.Report.FormatTable());
         stdout.WriteLine("Stages (wall time, peak RSS of the stage):");
         stdout.WriteLine(stages.FormatTable());
-        stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, metrics.png, codebook.safetensors, catalog.jsonl, bundle/, predictions.jsonl");
+        stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, metrics.png, training_loss.png, codebook.safetensors, catalog.jsonl, bundle/, predictions.jsonl");
         return new Result(result, generation, threshold, answers, stages.Timings);
     }
 

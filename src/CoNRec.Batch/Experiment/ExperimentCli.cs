@@ -51,7 +51,7 @@ public static class ExperimentCli
         stdout.WriteLine(result.Report.FormatTable());
         stdout.WriteLine("Stages (wall time, peak RSS of the stage):");
         stdout.WriteLine(stages.FormatTable());
-        stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, metrics.png");
+        stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, metrics.png, training_loss.png, bundle/");
         return BatchCli.Ok;
     }
 

@@ -108,6 +108,7 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
                     bar.Advance(Math.Max(0, p.Step - bar.Count));
                 }));
             var summary = TrainingSummary.Of(result);
+            LossPlot.Write([.. result.Stages.Select(st => (st.Context.ToString(), st.StepLosses, st.ValidationLoss))], o.OutputDirectory);
             s.Detail = summary.Line;
             return summary;
         });
@@ -127,8 +128,9 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
             var rep = new EvalReport { Title = $"CoNRec evaluation on {dataset.Name}", K = o.Eval.K, CategoryRule = baselines.CategoryRulePoint() };
             rep.Add(evaluator.Evaluate(ModelMethod, split, c => predicted.Predictions[c]));
             foreach (var r in baselines.EvaluateAll(evaluator)) rep.Add(r);
-            // The operator's starting point: the highest disliked-rejection threshold that drops ≤ 5% of liked items.
-            var point = rep.Curves[ModelMethod].PointAtLikedRate(EvalReport.HeadlineLikedRate);
+            // The demo's starting threshold: the balanced point (most disliked minus liked rejected). The table also
+            // reports the ≤ 5% liked point; an operator picks per scene with the admin tune endpoint.
+            var point = rep.Curves[ModelMethod].Points.OrderByDescending(p => p.DislikedRejectRate - p.LikedRejectRate).ThenByDescending(p => p.Threshold).FirstOrDefault();
             rep.Extras["rqvae"] = rqvae;
             rep.Extras["training"] = training;
             s.Detail = $"{rep.Rows.Count} methods over {split.Cases.Count} cases";
