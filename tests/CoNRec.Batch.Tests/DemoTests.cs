@@ -14,6 +14,7 @@ namespace CoNRec.Batch.Tests;
 /// The README's main job at CI size: synthetic data → embeddings → RQ-VAE → fine-tune → evaluation → the real filter
 /// service with embedded Garnet → generate → publish → admin threshold → FilterCandidates over gRPC.
 /// </summary>
+[Collection(DemoCollection.Name)]
 public sealed class DemoTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "conrec-demo-test-" + Guid.NewGuid().ToString("N"));
@@ -97,4 +98,14 @@ public sealed class DemoTests : IDisposable
         var p = Assert.Single(h.Positives);
         Assert.Equal(("b", t0.AddHours(1), "purchase"), (p.ItemId, p.Timestamp, p.Kind));
     }
+}
+
+/// <summary>
+/// The demo trains models on every core; run alone so the other tests' Redis/Garnet round trips keep their 2 s
+/// client timeouts on a 2-core CI box.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class DemoCollection
+{
+    public const string Name = "demo (runs alone)";
 }
