@@ -68,7 +68,7 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
         });
 
         stdout.WriteLine();
-        var at = result.Report.Curves[ExperimentRun.ModelMethod].Points.FirstOrDefault(p => Math.Abs(p.Threshold - result.RecommendedThreshold) < 1e-9);
+        var at = result.ServingPoint;
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"FilterCandidates (scene '{Scene}', generation {generation}): threshold {threshold:F3}, the evaluation's balanced point, where the filter rejected {at?.DislikedRejectRate:P1} of future disliked and {at?.LikedRejectRate:P1} of future liked items"));
         foreach (var (c, asked, response) in answers)

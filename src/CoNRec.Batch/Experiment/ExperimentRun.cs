@@ -19,7 +19,11 @@ public sealed record ExperimentResult(
     IReadOnlyDictionary<string, ulong> Catalog,
     string BundleDirectory,
     EvalReport Report,
-    double RecommendedThreshold);
+    OperatingPoint? ServingPoint)
+{
+    /// <summary>The threshold the demo serves at; 1 (nothing scores above it) when the curve is empty.</summary>
+    public double RecommendedThreshold => ServingPoint?.Threshold ?? 1.0;
+}
 
 /// <summary>The offline pipeline shared by <c>eval</c> and <c>demo</c>; each stage reports wall time and peak memory.</summary>
 public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
@@ -121,7 +125,7 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
             return r;
         });
 
-        var (report, threshold) = stages.Run("evaluate", s =>
+        var (report, servingPoint) = stages.Run("evaluate", s =>
         {
             var evaluator = new Evaluator(codebook, catalog, o.Eval);
             var baselines = new Baselines(dataset, split, catalog, o.Eval.K);
@@ -134,13 +138,13 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
             rep.Extras["rqvae"] = rqvae;
             rep.Extras["training"] = training;
             s.Detail = $"{rep.Rows.Count} methods over {split.Cases.Count} cases";
-            return (rep, point?.Threshold ?? 1.0);
+            return (rep, point);
         });
 
         report.Extras["stages"] = stages.Timings.Select(t => new { t.Stage, wall_s = Math.Round(t.Wall.TotalSeconds, 2), peak_rss_mib = t.PeakRssBytes >> 20, t.Detail }).ToList();
         report.WriteJson(Out("eval.json"));
         EvalPlots.Write(report, o.OutputDirectory);
-        return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, report, threshold);
+        return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, report, servingPoint);
     }
 
     private static string Require(string? value, string flag) => value ?? throw new ArgumentException($"{flag} DIR is required for this data source");
