@@ -15,11 +15,13 @@ public static class BatchCli
 
     private static readonly string Help = $"""
         usage: CoNRec.Batch <command> [options]
-          load         --codebook F --catalog F --predictions F [--redis host:port] [--no-publish] [--key-prefix P]
+          load         --codebook F --catalog F --predictions F [--redis host:port] [--no-publish] [--key-prefix P] [--as-of T]
                        Loads a new generation and (unless --no-publish) publishes it. Prints the generation id.
+                       --as-of: when the histories behind the predictions were taken (same-day feedback up to it is superseded).
           generate     --bundle DIR --histories F [--redis host:port] [--shard-index i --shard-count n] [--device cpu|cuda]
                        [--output F] [--generation G] [--batch-size 16] [--chunk-size 256] [--beam-width B] [--top-k K]
                        [--max-bad-records N] [--max-bad-fraction 0.01] [--pushgateway URL] [--key-prefix P]
+                       [--recent-negatives N] [--recent-positives N] [--as-of T]
                        Runs constrained beam search for one shard's users and writes them into generation G (derived
                        from the bundle, the input and the shard count unless given; printed on stdout). Resumable: a
                        rerun continues after its last checkpoint. Shard defaults: JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT.
@@ -85,16 +87,21 @@ public static class BatchCli
 
     private static string Redis(CommandLine cl) => cl.Get("--redis") ?? DefaultRedis;
 
+    private static DateTimeOffset? AsOf(CommandLine cl) => cl.Get("--as-of") is not { } v ? null
+        : DateTimeOffset.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t
+        : throw new UsageException($"option --as-of = '{v}' must be an ISO-8601 time such as 2026-11-30T00:00:00Z");
+
     private static async Task<int> LoadAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
     {
         string codebook = cl.Require("--codebook"), catalog = cl.Require("--catalog"), predictions = cl.Require("--predictions");
         bool publish = !cl.Flag("--no-publish");
         var options = Options(cl);
         var redis = Redis(cl);
+        var asOf = AsOf(cl);
         cl.EnsureAllUsed();
         using var mux = await ConnectAsync(redis, stderr);
         var loader = new GenerationLoader(mux, new RedisKeys(options.KeyPrefix), options, m => stderr.WriteLine(m));
-        var result = await loader.LoadAsync(codebook, catalog, predictions, publish);
+        var result = await loader.LoadAsync(codebook, catalog, predictions, publish, asOf);
         stderr.WriteLine($"generation {result.Meta.Id}: {result.Meta.Users} users, {result.Meta.Items} items, {result.Meta.Sids} SIDs in {result.Elapsed.TotalSeconds:F2}s " +
                          $"({result.UsersPerSecond:F0} users/s); {(result.Published ? "published" : "not published (--no-publish)")}");
         stdout.WriteLine(result.Meta.Id);
@@ -116,6 +123,9 @@ public static class BatchCli
             MaxBadFraction = cl.Double("--max-bad-fraction", 0.01, 0, 1),
             Pushgateway = cl.Get("--pushgateway"),
             Terminal = cl.Flag("--no-progress-bar") ? false : null,
+            RecentNegatives = cl.Get("--recent-negatives") is null ? null : cl.Int("--recent-negatives", 0, 0, SidSetCodec.MaxCount),
+            RecentPositives = cl.Get("--recent-positives") is null ? null : cl.Int("--recent-positives", 0, 0, SidSetCodec.MaxCount),
+            AsOf = AsOf(cl),
         };
         cl.EnsureAllUsed();
         var result = await new GenerateJob(options, stderr).RunAsync();

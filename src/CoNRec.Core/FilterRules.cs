@@ -6,10 +6,18 @@ public enum FilterMode { Enforce = 1, Shadow = 2, Off = 3 }
 /// <summary>Numbers match conrec.v1.Reason.</summary>
 public enum DecisionReason { Scored = 1, NoPredictions = 2, UnknownItem = 3, StoreUnavailable = 4, FilterOff = 5 }
 
-public readonly record struct FilterDecision(bool Rejected, bool WouldReject, float Score, int MatchedIndex, DecisionReason Reason);
+/// <summary>
+/// One candidate's decision. <see cref="MatchedIndex"/> indexes the list named by <see cref="Source"/> (predicted SIDs,
+/// recent negatives or same-day feedback); <see cref="PositiveScore"/> is the positive side's max cosine (0 without one).
+/// </summary>
+public readonly record struct FilterDecision(bool Rejected, bool WouldReject, float Score, int MatchedIndex, DecisionReason Reason,
+    MatchSource Source = MatchSource.None, float PositiveScore = 0f);
 
-/// <summary>A scene's operating point. Thresholds are cosines, so they live in [-1, 1].</summary>
-public sealed record SceneSettings(float Threshold, FilterMode Mode)
+/// <summary>
+/// A scene's operating point: the threshold on the profile score (in [-1, 1]), the mode, and the weight of the
+/// positive guard in the score (see <see cref="ProfileScoring"/>).
+/// </summary>
+public sealed record SceneSettings(float Threshold, FilterMode Mode, float GuardWeight = 0f)
 {
     public static readonly SceneSettings Default = new(0.9f, FilterMode.Enforce);
 
@@ -37,11 +45,11 @@ public sealed record SceneSettings(float Threshold, FilterMode Mode)
 public static class FilterRules
 {
     /// <summary>would_reject = score &gt; threshold; rejected only when the scene enforces.</summary>
-    public static FilterDecision Scored(float score, int matchedIndex, SceneSettings scene)
+    public static FilterDecision Scored(float score, int matchedIndex, SceneSettings scene, MatchSource source = MatchSource.Predicted, float positiveScore = 0f)
     {
         if (scene.Mode == FilterMode.Off) return new(false, false, 0f, -1, DecisionReason.FilterOff);
         bool would = score > scene.Threshold;
-        return new(would && scene.Mode == FilterMode.Enforce, would, score, matchedIndex, DecisionReason.Scored);
+        return new(would && scene.Mode == FilterMode.Enforce, would, score, matchedIndex, DecisionReason.Scored, source, positiveScore);
     }
 
     /// <summary>Every failure path keeps the candidate: the filter is an optimisation, never an outage.</summary>

@@ -13,7 +13,15 @@ public sealed class InputFormatException(string source, long line, string detail
 
 public readonly record struct CatalogEntry(string ItemId, ulong Sid);
 
-public sealed record PredictionEntry(string UserId, ulong[] Sids, float[]? Scores);
+/// <summary>
+/// One line of the predictions file: the model's SIDs (with optional log-probability scores) and, optionally, the
+/// profile's recent explicit negatives and recent positives (empty when the line has none).
+/// </summary>
+public sealed record PredictionEntry(string UserId, ulong[] Sids, float[]? Scores)
+{
+    public ulong[] RecentNegatives { get; init; } = [];
+    public ulong[] RecentPositives { get; init; } = [];
+}
 
 /// <summary>
 /// Parsers for the catalog and predictions JSONL formats in ARCHITECTURE.md. Unknown fields are skipped,
@@ -87,7 +95,7 @@ public static class JsonlInput
     public static PredictionEntry ParsePredictionLine(ReadOnlySpan<byte> json, SidLayout layout, string source, long line)
     {
         string? userId = null;
-        List<ulong>? sids = null;
+        List<ulong>? sids = null, recentNegatives = null, recentPositives = null;
         List<float>? scores = null;
         Span<uint> codes = stackalloc uint[SidLayout.MaxLevels + 1];
         try
@@ -100,15 +108,10 @@ public static class JsonlInput
                 else if (r.ValueTextEquals("sids"u8))
                 {
                     r.Read();
-                    Expect(ref r, JsonTokenType.StartArray, "'sids' must be an array of SIDs", source, line, read: false);
-                    sids = [];
-                    while (r.Read() && r.TokenType != JsonTokenType.EndArray)
-                    {
-                        if (sids.Count == SidSetCodec.MaxCount)
-                            throw new InputFormatException(source, line, $"'sids' has more than {SidSetCodec.MaxCount} SIDs");
-                        sids.Add(ReadSid(ref r, layout, codes, $"sids[{sids.Count}]", source, line));
-                    }
+                    sids = ReadSidList(ref r, layout, codes, "sids", source, line) ?? throw new InputFormatException(source, line, "'sids' must be an array of SIDs");
                 }
+                else if (r.ValueTextEquals("recent_negatives"u8)) { r.Read(); recentNegatives = ReadSidList(ref r, layout, codes, "recent_negatives", source, line); }
+                else if (r.ValueTextEquals("recent_positives"u8)) { r.Read(); recentPositives = ReadSidList(ref r, layout, codes, "recent_positives", source, line); }
                 else if (r.ValueTextEquals("scores"u8))
                 {
                     r.Read();
@@ -133,7 +136,26 @@ public static class JsonlInput
         if (sids is null) throw new InputFormatException(source, line, "missing field 'sids'");
         if (scores is not null && scores.Count != sids.Count)
             throw new InputFormatException(source, line, $"'scores' has {scores.Count} entries; 'sids' has {sids.Count}");
-        return new PredictionEntry(userId, [.. sids], scores?.ToArray());
+        return new PredictionEntry(userId, [.. sids], scores?.ToArray())
+        {
+            RecentNegatives = recentNegatives is null ? [] : [.. recentNegatives],
+            RecentPositives = recentPositives is null ? [] : [.. recentPositives],
+        };
+    }
+
+    /// <summary>An array of at most <see cref="SidSetCodec.MaxCount"/> SIDs; null for a JSON null (an optional field left out).</summary>
+    private static List<ulong>? ReadSidList(ref Utf8JsonReader r, SidLayout layout, scoped Span<uint> codes, string field, string source, long line)
+    {
+        if (r.TokenType == JsonTokenType.Null) return null;
+        Expect(ref r, JsonTokenType.StartArray, $"'{field}' must be an array of SIDs", source, line, read: false);
+        var list = new List<ulong>();
+        while (r.Read() && r.TokenType != JsonTokenType.EndArray)
+        {
+            if (list.Count == SidSetCodec.MaxCount)
+                throw new InputFormatException(source, line, $"'{field}' has more than {SidSetCodec.MaxCount} SIDs");
+            list.Add(ReadSid(ref r, layout, codes, $"{field}[{list.Count}]", source, line));
+        }
+        return list;
     }
 
     private static void Expect(ref Utf8JsonReader r, JsonTokenType type, string message, string source, long line, bool read = true)

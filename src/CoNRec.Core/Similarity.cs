@@ -31,6 +31,10 @@ public static class Similarity
             ref float c0 = ref MemoryMarshal.GetReference(candidates);
             ref float p0 = ref MemoryMarshal.GetReference(predicted);
             for (; i + 4 <= n; i += 4) Block4(ref c0, ref p0, i, m, dimension, bestScore, bestIndex);
+            // The tail uses the very same per-pair arithmetic (lane-wise FMA, then Vector256.Sum), so a candidate's score
+            // is bit-identical whether it sits in a block of four or alone: equal inputs must give equal (tied) scores.
+            for (; i < n; i++) Block1(ref c0, ref p0, i, m, dimension, bestScore, bestIndex);
+            return;
         }
         for (; i < n; i++)
         {
@@ -92,6 +96,24 @@ public static class Similarity
         }
         best[i] = b0; best[i + 1] = b1; best[i + 2] = b2; best[i + 3] = b3;
         index[i] = i0; index[i + 1] = i1; index[i + 2] = i2; index[i + 3] = i3;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block1(ref float c, ref float p, int i, int m, int d, Span<float> best, Span<int> index)
+    {
+        nuint r0 = (nuint)(i * d);
+        float b0 = float.NegativeInfinity;
+        int i0 = -1;
+        for (int j = 0; j < m; j++)
+        {
+            nuint q0 = (nuint)(j * d);
+            Vector256<float> a0 = default;
+            for (nuint k = 0; k < (nuint)d; k += (nuint)Vector256<float>.Count)
+                a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref c, r0 + k), Vector256.LoadUnsafe(ref p, q0 + k), a0);
+            Take(Vector256.Sum(a0), j, ref b0, ref i0);
+        }
+        best[i] = b0;
+        index[i] = i0;
     }
 
     // Strictly greater: ties keep the lowest predicted index, same as the scalar path.

@@ -12,7 +12,7 @@ namespace CoNRec.FilterService;
 /// </summary>
 public sealed class ActiveGeneration
 {
-    private readonly string _userKeyPrefix;
+    private readonly RedisKeys _keys;
     private readonly string _itemKeyPrefix;
 
     public GenerationMeta Meta { get; }
@@ -20,6 +20,9 @@ public sealed class ActiveGeneration
     public ReconstructionCache Reconstructions { get; }
     public CatalogCache Catalog { get; }
     public string Id => Meta.Id;
+
+    /// <summary>Tags overlay entries resolved with this generation's codebook (see <see cref="FeedbackStore"/>).</summary>
+    public uint FeedbackTag { get; }
 
     /// <param name="reconstructions">Reused when the previous generation had the same codebook: its rows are still valid.</param>
     public ActiveGeneration(GenerationMeta meta, Codebook codebook, RedisKeys keys, FilterOptions options, ReconstructionCache? reconstructions = null)
@@ -30,11 +33,13 @@ public sealed class ActiveGeneration
             ? reconstructions
             : new ReconstructionCache(codebook, options.ReconstructionCacheEntries);
         Catalog = new CatalogCache(options.CatalogCacheEntries);
-        _userKeyPrefix = keys.UserBucketPrefix(meta.Id);
+        _keys = keys;
         _itemKeyPrefix = keys.ItemBucketPrefix(meta.Id);
+        FeedbackTag = FeedbackStore.CodebookTag(meta.CodebookHash);
     }
 
-    public RedisKey UserKey(string userId) => _userKeyPrefix + RedisKeys.Bucket(userId, Meta.UserBuckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public RedisKey UserKey(string userId) => _keys.UserKey(Meta, userId);
+    public RedisKey FeedbackKey(string userId) => _keys.Feedback(userId);
     public RedisKey ItemKey(string itemId) => _itemKeyPrefix + RedisKeys.Bucket(itemId, Meta.ItemBuckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 

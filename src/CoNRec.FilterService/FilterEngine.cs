@@ -2,18 +2,25 @@ using System.Buffers;
 using CoNRec.Core;
 using CoNRec.Store;
 using CoNRec.V1;
+using FeedbackKind = CoNRec.Store.FeedbackKind;
+using MatchSource = CoNRec.Core.MatchSource;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace CoNRec.FilterService;
 
+public enum ItemResolution { Known, Unknown, Unavailable }
+
 /// <summary>
 /// One FilterCandidates evaluation, independent of gRPC so the admin tuner scores samples the same way.
-/// The user's predictions and the catalog misses are fetched concurrently (one round trip each, pipelined); every
-/// failure degrades to a fail-open decision with its reason.
+/// The user's profile with their feedback overlay (one round trip, one slot) and the catalog misses (one pipelined
+/// round trip) are fetched concurrently; every failure degrades to a fail-open decision with its reason. Scores come
+/// from <see cref="ProfileScoring"/>, the rule offline evaluation uses too.
 /// </summary>
-public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> log)
+public sealed class FilterEngine(ResilientReader reader, IOptions<StoreOptions> storeOptions, ILogger<FilterEngine> log)
 {
     private const byte Known = 0, UnknownItem = 1, Pending = 2, Unavailable = 3;
+    private const int MaxOverlay = 255; // StoreOptions.FeedbackMaxEntries' upper bound
 
     public async Task EvaluateAsync(ServingSnapshot snapshot, string userId, SceneSettings scene,
         IReadOnlyList<Candidate> candidates, FilterDecision[] output, CancellationToken cancellationToken)
@@ -86,32 +93,52 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
                 }
             }
 
-            var userTask = reader.HashGetAsync(generation.UserKey(userId), userId, cancellationToken);
+            var userTask = reader.ReadProfileAsync(generation.UserKey(userId), userId, generation.FeedbackKey(userId),
+                generation.Meta.EffectiveAsOf, storeOptions.Value.FeedbackMaxEntries, cancellationToken);
             var catalogTask = misses > 0
                 ? reader.HashGetManyAsync(missKeys!, missFields!, missValues!, misses, cancellationToken)
                 : ValueTask.FromResult(true);
-            var (userOk, userValue) = await userTask;
+            var (userOk, userValue, overlay) = await userTask;
             bool catalogOk = await catalogTask;
 
             if (!userOk) { Fill(output, n, DecisionReason.StoreUnavailable); return; }
-            if (userValue.IsNull) { Fill(output, n, DecisionReason.NoPredictions); return; }
 
-            var predicted = ArrayPool<ulong>.Shared.Rent(SidSetCodec.MaxCount);
+            // The profile's SIDs, laid out for scoring: negative side [predicted | recent negatives | feedback negatives],
+            // positive side [recent positives | feedback positives].
+            var profile = ArrayPool<ulong>.Shared.Rent(SidSetCodec.MaxProfileCount + (2 * MaxOverlay));
             try
             {
-                var problem = SidSetCodec.TryDecode((byte[])userValue!, layout, predicted, out int m);
-                if (problem is not null)
+                var counts = default(ProfileCounts);
+                if (!userValue.IsNull)
                 {
-                    log.LogWarning("Predictions of user {User} in {Generation} are malformed: {Problem}", userId, generation.Id, problem);
-                    Fill(output, n, DecisionReason.NoPredictions);
-                    return;
+                    var problem = SidSetCodec.TryDecodeProfile((byte[])userValue!, layout, profile, out counts);
+                    if (problem is not null)
+                    {
+                        log.LogWarning("Profile of user {User} in {Generation} is malformed: {Problem}", userId, generation.Id, problem);
+                        counts = default;
+                    }
                 }
-                if (m == 0) { Fill(output, n, DecisionReason.NoPredictions); return; }
+                Span<FeedbackEntry> feedback = stackalloc FeedbackEntry[MaxOverlay];
+                int f = overlay.Length == 0 ? 0 : FeedbackStore.Parse(overlay, generation.FeedbackTag, layout, feedback);
+                int negativeSide = counts.NegativeSide, positives = counts.Positives;
+                // Move the positives behind a gap for the feedback negatives, then append feedback by kind.
+                var sidsOut = profile.AsSpan();
+                int positiveStart = negativeSide + f;
+                sidsOut.Slice(counts.NegativeSide, positives).CopyTo(sidsOut.Slice(positiveStart, positives));
+                int negFeedback = 0, posFeedback = 0;
+                for (int k = 0; k < f; k++)
+                {
+                    if (feedback[k].Kind == FeedbackKind.Negative) profile[negativeSide + negFeedback++] = feedback[k].Sid;
+                    else profile[positiveStart + positives + posFeedback++] = feedback[k].Sid;
+                }
+                int negatives = negativeSide + negFeedback;
+                if (negatives == 0) { Fill(output, n, DecisionReason.NoPredictions); return; }
 
                 if (misses > 0) ResolveMisses(generation, catalogOk, n, misses, missFields!, missValues!, slotOf!, sids, state);
-                Score(generation, scene, predicted.AsSpan(0, m), sids.AsSpan(0, n), state.AsSpan(0, n), d, output);
+                Score(generation, scene, profile.AsSpan(0, negatives), counts.Predicted, counts.Negatives,
+                    profile.AsSpan(positiveStart, positives + posFeedback), sids.AsSpan(0, n), state.AsSpan(0, n), d, output);
             }
-            finally { ArrayPool<ulong>.Shared.Return(predicted); }
+            finally { ArrayPool<ulong>.Shared.Return(profile); }
         }
         finally
         {
@@ -119,6 +146,36 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
             ArrayPool<byte>.Shared.Return(state);
             if (embeddingScratch is not null) ArrayPool<float>.Shared.Return(embeddingScratch);
         }
+    }
+
+    /// <summary>
+    /// One item's SID, as a candidate's is found: its sid, its cold-start embedding, the catalog cache, else one catalog read.
+    /// </summary>
+    public async Task<(ItemResolution Status, ulong Sid)> ResolveItemAsync(ActiveGeneration generation, Candidate item, CancellationToken cancellationToken)
+    {
+        var layout = generation.Codebook.Layout;
+        Span<uint> codes = stackalloc uint[SidLayout.MaxLevels];
+        if (item.Sid.Count > 0)
+        {
+            for (int l = 0; l < layout.Levels; l++) codes[l] = item.Sid[l];
+            return (ItemResolution.Known, layout.Pack(codes[..layout.Levels]));
+        }
+        if (item.Embedding.Count > 0)
+        {
+            if (generation.Codebook.Encoder is not { } encoder) return (ItemResolution.Unknown, 0);
+            float[]? scratch = null;
+            try { return (ItemResolution.Known, EncodeEmbedding(generation.Codebook, encoder, item, codes, ref scratch)); }
+            finally { if (scratch is not null) ArrayPool<float>.Shared.Return(scratch); }
+        }
+        if (generation.Catalog.TryGet(item.ItemId, out var cached))
+            return cached == CatalogCache.Unknown ? (ItemResolution.Unknown, 0) : (ItemResolution.Known, cached);
+        var (ok, value) = await reader.HashGetAsync(generation.ItemKey(item.ItemId), item.ItemId, cancellationToken);
+        if (!ok) return (ItemResolution.Unavailable, 0);
+        if (value.IsNull) { generation.Catalog.Add(item.ItemId, CatalogCache.Unknown); return (ItemResolution.Unknown, 0); }
+        var one = new ulong[1];
+        if (SidSetCodec.TryDecode((byte[])value!, layout, one, out int count) is not null || count != 1) return (ItemResolution.Unknown, 0);
+        generation.Catalog.Add(item.ItemId, one[0]);
+        return (ItemResolution.Known, one[0]);
     }
 
     /// <summary>Cold-start item: stored RQ-VAE encoder, then residual quantisation, packed like a catalog SID. No allocation.</summary>
@@ -178,30 +235,48 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
         }
     }
 
-    private static void Score(ActiveGeneration generation, SceneSettings scene, ReadOnlySpan<ulong> predicted,
-        ReadOnlySpan<ulong> sids, ReadOnlySpan<byte> state, int d, FilterDecision[] output)
+    private static void Score(ActiveGeneration generation, SceneSettings scene, ReadOnlySpan<ulong> negatives, int predicted, int recentNegatives,
+        ReadOnlySpan<ulong> positives, ReadOnlySpan<ulong> sids, ReadOnlySpan<byte> state, int d, FilterDecision[] output)
     {
-        int n = sids.Length, m = predicted.Length;
+        int n = sids.Length, mn = negatives.Length, mp = positives.Length;
         int known = 0;
         foreach (var s in state) if (s == Known) known++;
         var cache = generation.Reconstructions;
-        var p = ArrayPool<float>.Shared.Rent(m * d);
-        var c = ArrayPool<float>.Shared.Rent(Math.Max(known, 1) * d);
-        var best = ArrayPool<float>.Shared.Rent(Math.Max(known, 1));
-        var arg = ArrayPool<int>.Shared.Rent(Math.Max(known, 1));
+        int rows = Math.Max(known, 1);
+        var neg = ArrayPool<float>.Shared.Rent(mn * d);
+        var pos = ArrayPool<float>.Shared.Rent(Math.Max(mp, 1) * d);
+        var c = ArrayPool<float>.Shared.Rent(rows * d);
+        var knownSids = ArrayPool<ulong>.Shared.Rent(rows);
+        var score = ArrayPool<float>.Shared.Rent(rows);
+        var positive = ArrayPool<float>.Shared.Rent(rows);
+        var scratch = ArrayPool<float>.Shared.Rent(rows);
+        var index = ArrayPool<int>.Shared.Rent(rows);
+        var scratchIndex = ArrayPool<int>.Shared.Rent(rows);
+        var source = ArrayPool<MatchSource>.Shared.Rent(rows);
         try
         {
-            for (int j = 0; j < m; j++) cache.CopyTo(predicted[j], p.AsSpan(j * d, d));
+            for (int j = 0; j < mn; j++) cache.CopyTo(negatives[j], neg.AsSpan(j * d, d));
+            for (int j = 0; j < mp; j++) cache.CopyTo(positives[j], pos.AsSpan(j * d, d));
             int row = 0;
             for (int i = 0; i < n; i++)
-                if (state[i] == Known) cache.CopyTo(sids[i], c.AsSpan(row++ * d, d));
-            Similarity.MaxCosine(c.AsSpan(0, known * d), p.AsSpan(0, m * d), d, best, arg);
+            {
+                if (state[i] != Known) continue;
+                knownSids[row] = sids[i];
+                cache.CopyTo(sids[i], c.AsSpan(row++ * d, d));
+            }
+            var profile = new ProfileRows
+            {
+                NegativeRows = neg.AsSpan(0, mn * d), NegativeSids = negatives, Predicted = predicted, RecentNegatives = recentNegatives,
+                PositiveRows = pos.AsSpan(0, mp * d), PositiveSids = positives,
+            };
+            ProfileScoring.Score(c.AsSpan(0, known * d), knownSids.AsSpan(0, known), d, profile, scene.GuardWeight,
+                score, index, source, positive, scratch, scratchIndex);
             row = 0;
             for (int i = 0; i < n; i++)
             {
                 output[i] = state[i] switch
                 {
-                    Known => FilterRules.Scored(best[row], arg[row++], scene),
+                    Known => FilterRules.Scored(score[row], index[row], scene, source[row], positive[row++]),
                     UnknownItem => FilterRules.FailOpen(DecisionReason.UnknownItem),
                     _ => FilterRules.FailOpen(DecisionReason.StoreUnavailable),
                 };
@@ -209,10 +284,16 @@ public sealed class FilterEngine(ResilientReader reader, ILogger<FilterEngine> l
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(p);
+            ArrayPool<float>.Shared.Return(neg);
+            ArrayPool<float>.Shared.Return(pos);
             ArrayPool<float>.Shared.Return(c);
-            ArrayPool<float>.Shared.Return(best);
-            ArrayPool<int>.Shared.Return(arg);
+            ArrayPool<ulong>.Shared.Return(knownSids);
+            ArrayPool<float>.Shared.Return(score);
+            ArrayPool<float>.Shared.Return(positive);
+            ArrayPool<float>.Shared.Return(scratch);
+            ArrayPool<int>.Shared.Return(index);
+            ArrayPool<int>.Shared.Return(scratchIndex);
+            ArrayPool<MatchSource>.Shared.Return(source);
         }
     }
 

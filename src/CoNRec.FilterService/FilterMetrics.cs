@@ -23,14 +23,15 @@ public sealed class FilterMetrics : IStoreObserver
     private static readonly Gauge Breaker = Metrics.CreateGauge("conrec_store_circuit_state", "Redis read circuit breaker: 0 closed, 1 half-open, 2 open.");
     private static readonly Gauge ActiveGeneration = Metrics.CreateGauge("conrec_active_generation_info", "1 for the generation this replica serves.", "generation", "codebook");
     private static readonly Counter StateRefreshes = Metrics.CreateCounter("conrec_state_refresh_total", "Control-plane refreshes.", "outcome");
+    private static readonly Counter Feedback = Metrics.CreateCounter("conrec_feedback_total",
+        "RecordFeedback calls by kind and outcome (recorded, invalid, unknown_item, store_unavailable, no_generation).", "kind", "outcome");
 
     private readonly Counter.Child[,,] _decisions = new Counter.Child[6, 4, 2];
     private readonly Histogram.Child[] _ratio = new Histogram.Child[4];
     private readonly Histogram.Child _ok = RequestDuration.WithLabels("ok");
     private readonly Histogram.Child _invalid = RequestDuration.WithLabels("invalid");
-    private readonly Histogram.Child[] _store =
-        [StoreLatency.WithLabels("hget", "ok"), StoreLatency.WithLabels("hget", "unavailable"),
-         StoreLatency.WithLabels("hget_batch", "ok"), StoreLatency.WithLabels("hget_batch", "unavailable")];
+    private static readonly string[] StoreOperations = ["hget", "hget_batch", "profile"];
+    private readonly Histogram.Child[] _store = [.. StoreOperations.SelectMany(op => new[] { StoreLatency.WithLabels(op, "ok"), StoreLatency.WithLabels(op, "unavailable") })];
 
     public FilterMetrics()
     {
@@ -49,9 +50,11 @@ public sealed class FilterMetrics : IStoreObserver
 
     public void Read(string operation, double seconds, bool ok)
     {
-        int i = operation == "hget" ? 0 : 2;
+        int i = 2 * Math.Max(0, Array.IndexOf(StoreOperations, operation));
         _store[i + (ok ? 0 : 1)].Observe(seconds);
     }
+
+    public void FeedbackCall(string kind, string outcome) => Feedback.WithLabels(kind, outcome).Inc();
 
     public void BreakerChanged(BreakerState state) => Breaker.Set((int)state);
 

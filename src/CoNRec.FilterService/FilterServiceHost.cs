@@ -70,6 +70,7 @@ public static class FilterServiceHost
         builder.Services.AddSingleton(sp => new ResilientReader(mux.GetDatabase(), sp.GetRequiredService<IOptions<StoreOptions>>().Value, sp.GetRequiredService<FilterMetrics>()));
         builder.Services.AddSingleton<ServingState>();
         builder.Services.AddSingleton<FilterEngine>();
+        builder.Services.AddSingleton(sp => new FeedbackStore(mux.GetDatabase(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<IOptions<StoreOptions>>().Value));
         builder.Services.AddHostedService<StateRefresher>();
 
         // The admin API speaks snake_case throughout, like the gRPC/JSON contracts.

@@ -27,6 +27,15 @@ public sealed class FilterOptions
     /// <summary>Budget of control-plane reads (active pointer, meta, codebook blob): off the request path.</summary>
     [Range(typeof(TimeSpan), "00:00:00.1", "00:05:00")] public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Budget of one RecordFeedback write; past it the call answers UNAVAILABLE and the caller retries.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.005", "00:00:10")] public TimeSpan FeedbackTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Guard weight of scenes that set none (score = negative − w·max(0, positive)); 0.5 was chosen on the validation
+    /// splits of the evaluation (README, "Results"). A scene overrides it through the admin API.
+    /// </summary>
+    [Range(0.0, 2.0)] public float DefaultGuardWeight { get; set; } = 0.5f;
+
     /// <summary>Optional directory (codebook.safetensors, catalog.jsonl, predictions.jsonl) loaded at start when nothing is active.</summary>
     public string? SeedDirectory { get; set; }
 }

@@ -23,7 +23,8 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
     private readonly Dictionary<string, Codebook> _codebooks = new(StringComparer.Ordinal);
     private ReconstructionCache? _lastReconstructions;
-    private readonly SceneSettings _defaultScene = new(options.Value.DefaultThreshold, SceneSettings.ParseMode(options.Value.DefaultMode) ?? FilterMode.Enforce);
+    private readonly SceneSettings _defaultScene = new(options.Value.DefaultThreshold, SceneSettings.ParseMode(options.Value.DefaultMode) ?? FilterMode.Enforce,
+        options.Value.DefaultGuardWeight);
     private volatile ServingSnapshot _current = new(null, new Dictionary<string, SceneRecord>(), false, false, DateTimeOffset.MinValue);
 
     public ServingSnapshot Current => _current;
@@ -54,7 +55,7 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
                 if (activeId is null) generation = null;
                 else if (generation?.Id != activeId) generation = await LoadGenerationAsync(db, activeId, cancellationToken) ?? generation;
 
-                var scenes = await new SceneStore(db, keys, storeOptions.Value).GetAllAsync().WaitAsync(timeout, cancellationToken);
+                var scenes = await new SceneStore(db, keys, storeOptions.Value).GetAllAsync(options.Value.DefaultGuardWeight).WaitAsync(timeout, cancellationToken);
                 _current = new ServingSnapshot(generation, scenes, true, true, DateTimeOffset.UtcNow);
                 if (generation is not null && generation != previous.Generation)
                 {
@@ -204,7 +205,7 @@ public sealed class StateRefresher(
             }
             var loader = new GenerationLoader(mux, keys, storeOptions.Value, m => log.LogInformation("seed: {Message}", m));
             var result = await loader.LoadAsync(Path.Combine(dir, "codebook.safetensors"), Path.Combine(dir, "catalog.jsonl"),
-                Path.Combine(dir, "predictions.jsonl"), publish: true, cancellationToken);
+                Path.Combine(dir, "predictions.jsonl"), publish: true, cancellationToken: cancellationToken);
             log.LogInformation("Seeded generation {Generation} from {Dir}: {Users} users, {Items} items", result.Meta.Id, dir, result.Meta.Users, result.Meta.Items);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested)

@@ -16,7 +16,9 @@ public sealed record LoadResult(GenerationMeta Meta, bool Published, TimeSpan El
 /// </summary>
 public sealed class GenerationLoader(IConnectionMultiplexer mux, RedisKeys keys, StoreOptions options, Action<string>? log = null)
 {
-    public async Task<LoadResult> LoadAsync(string codebookPath, string catalogPath, string predictionsPath, bool publish, CancellationToken cancellationToken = default)
+    /// <param name="asOf">The snapshot time of the histories the predictions were made from (<see cref="GenerationMeta.AsOf"/>).</param>
+    public async Task<LoadResult> LoadAsync(string codebookPath, string catalogPath, string predictionsPath, bool publish, DateTimeOffset? asOf = null,
+        CancellationToken cancellationToken = default)
     {
         var sw = Stopwatch.StartNew();
         var db = mux.GetDatabase();
@@ -25,9 +27,10 @@ public sealed class GenerationLoader(IConnectionMultiplexer mux, RedisKeys keys,
             if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found", path);
         long items = CountLines(catalogPath), users = CountLines(predictionsPath);
         log?.Invoke($"codebook {codebook.ContentHash[..12]} L={codebook.Levels} K={codebook.CodesPerLevel} d={codebook.Dimension}; ~{items} catalog lines, ~{users} prediction lines");
-        await ListpackTuning.EnsureAsync(mux, SidSetCodec.EncodedLength(codebook.Layout, 64), options.UsersPerBucket * 4, log);
+        // Room for a profile of 20 predicted + 20 negatives + 20 positives: listpack values stay compact up to that.
+        await ListpackTuning.EnsureAsync(mux, SidSetCodec.ProfileLength(codebook.Layout, 20, 20, 20), options.UsersPerBucket * 4, log);
 
-        var writer = await GenerationWriter.BeginAsync(db, keys, options, codebook, users, items, source: "load");
+        var writer = await GenerationWriter.BeginAsync(db, keys, options, codebook, users, items, source: "load", asOf: asOf);
         try
         {
             await using (var catalog = File.OpenRead(catalogPath))
@@ -45,7 +48,7 @@ public sealed class GenerationLoader(IConnectionMultiplexer mux, RedisKeys keys,
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     var entry = JsonlInput.ParsePredictionLine(bytes, codebook.Layout, predictionsPath, line);
-                    await writer.AddPredictionsAsync(entry.UserId, entry.Sids);
+                    await writer.AddProfileAsync(entry.UserId, entry.Sids, entry.RecentNegatives, entry.RecentPositives);
                     if (++n % 200_000 == 0) log?.Invoke($"{n} users written ({n / sw.Elapsed.TotalSeconds:F0}/s)");
                 }
             }

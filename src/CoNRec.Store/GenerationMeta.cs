@@ -33,6 +33,17 @@ public sealed record GenerationMeta
     public string Source { get; init; } = "";
     public int ShardCount { get; init; } = 1;
 
+    /// <summary>User key layout (see <see cref="RedisKeys"/>): 1 for generations written before hash-tagged user groups.</summary>
+    public int UserKeyLayout { get; init; } = 1;
+
+    /// <summary>
+    /// The time up to which the generation's inputs include user feedback (the histories' snapshot). Same-day feedback
+    /// recorded at or before it is already in the profiles, so the overlay ignores it. Defaults to <see cref="Created"/>.
+    /// </summary>
+    public DateTimeOffset? AsOf { get; init; }
+
+    public DateTimeOffset EffectiveAsOf => AsOf ?? Created;
+
     public HashEntry[] ToHash()
     {
         var list = new List<HashEntry>
@@ -44,6 +55,8 @@ public sealed record GenerationMeta
             new("user_buckets_used", UserBucketsUsed), new("item_buckets_used", ItemBucketsUsed),
             new("created", Created.ToString("O")), new("source", Source), new("shard_count", ShardCount),
         };
+        if (UserKeyLayout != 1) list.Add(new("user_layout", UserKeyLayout));
+        if (AsOf is { } asOf) list.Add(new("as_of", asOf.ToString("O")));
         if (Completed is { } c) list.Add(new("completed", c.ToString("O")));
         if (Published is { } p) list.Add(new("published", p.ToString("O")));
         return [.. list];
@@ -61,7 +74,7 @@ public sealed record GenerationMeta
         DateTimeOffset? T(string k) => Get(k) is { } v ? DateTimeOffset.Parse(v, CultureInfo.InvariantCulture) : null;
         try
         {
-            return new GenerationMeta
+            var meta = new GenerationMeta
             {
                 Id = Get("id") ?? throw new FormatException("meta field 'id' missing"),
                 Status = Get("status") ?? throw new FormatException("meta field 'status' missing"),
@@ -72,7 +85,12 @@ public sealed record GenerationMeta
                 UserBucketsUsed = (int)L("user_buckets_used"), ItemBucketsUsed = (int)L("item_buckets_used"),
                 Created = T("created") ?? DateTimeOffset.MinValue, Completed = T("completed"), Published = T("published"),
                 Source = Get("source") ?? "", ShardCount = Get("shard_count") is null ? 1 : I("shard_count"),
+                UserKeyLayout = Get("user_layout") is null ? 1 : I("user_layout"), AsOf = T("as_of"),
             };
+            if (meta.UserKeyLayout is < 1 or > RedisKeys.CurrentUserLayout) throw new FormatException($"meta field 'user_layout' = {meta.UserKeyLayout} is unknown to this version");
+            if (meta.UserKeyLayout >= 2 && (meta.UserBuckets < RedisKeys.UserGroups || meta.UserBuckets % RedisKeys.UserGroups != 0))
+                throw new FormatException($"meta field 'user_buckets' = {meta.UserBuckets} is not a multiple of {RedisKeys.UserGroups}");
+            return meta;
         }
         catch (FormatException e) { problem = e.Message; return null; }
         catch (OverflowException e) { problem = e.Message; return null; }

@@ -57,7 +57,7 @@ public sealed class GenerationRegistry(IDatabase db, RedisKeys keys, StoreOption
                 var hash = Core.Codebook.HashOf(blob.Span);
                 if (hash != meta.CodebookHash) throw new PublishException($"generation '{generation}': codebook blob hash {hash} does not match {meta.CodebookHash}");
             }
-            long users = await CountFieldsAsync(meta.UserBuckets, b => keys.UserBucket(generation, b));
+            long users = await CountFieldsAsync(meta.UserBuckets, b => keys.UserBucket(meta, b));
             if (users != meta.Users) throw new PublishException($"generation '{generation}': {users} users readable, meta says {meta.Users}");
             long items = await CountFieldsAsync(meta.ItemBuckets, b => keys.ItemBucket(generation, b));
             if (items != meta.Items) throw new PublishException($"generation '{generation}': {items} catalog items readable, meta says {meta.Items}");
@@ -119,7 +119,7 @@ public sealed class GenerationRegistry(IDatabase db, RedisKeys keys, StoreOption
         yield return keys.Meta(meta.Id);
         yield return keys.Shards(meta.Id);
         yield return keys.Codebook(meta.CodebookHash);
-        for (int b = 0; b < meta.UserBuckets; b++) yield return keys.UserBucket(meta.Id, b);
+        for (int b = 0; b < meta.UserBuckets; b++) yield return keys.UserBucket(meta, b);
         for (int b = 0; b < meta.ItemBuckets; b++) yield return keys.ItemBucket(meta.Id, b);
     }
 

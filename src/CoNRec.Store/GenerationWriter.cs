@@ -37,17 +37,18 @@ public sealed class GenerationWriter
         Codebook = codebook;
         _userBucketsTouched = new BitArray(meta.UserBuckets);
         _itemBucketsTouched = new BitArray(meta.ItemBuckets);
-        _scratch = new byte[SidSetCodec.EncodedLength(codebook.Layout, SidSetCodec.MaxCount)];
+        _scratch = new byte[SidSetCodec.ProfileLength(codebook.Layout, SidSetCodec.MaxCount, SidSetCodec.MaxCount, SidSetCodec.MaxCount)];
     }
 
     public static string NewGenerationId(DateTimeOffset now) =>
         $"{now:yyyyMMdd'T'HHmmss'Z'}-{Convert.ToHexStringLower(Guid.NewGuid().ToByteArray().AsSpan(0, 3))}";
 
     /// <summary>Creates the generation (status 'writing') and stores its codebook blob by content hash.</summary>
+    /// <param name="asOf">The histories' snapshot time (see <see cref="GenerationMeta.AsOf"/>); null means the creation time.</param>
     public static async Task<GenerationWriter> BeginAsync(IDatabase db, RedisKeys keys, StoreOptions options, Codebook codebook,
-        long expectedUsers, long expectedItems, string source, string? id = null, int shardCount = 1)
+        long expectedUsers, long expectedItems, string source, string? id = null, int shardCount = 1, DateTimeOffset? asOf = null)
     {
-        var meta = NewMeta(options, codebook, expectedUsers, expectedItems, source, id, shardCount);
+        var meta = NewMeta(options, codebook, expectedUsers, expectedItems, source, id, shardCount, asOf);
         await StoreCodebookAsync(db, keys, options, codebook);
         var metaKey = keys.Meta(meta.Id);
         if (!await db.HashSetAsync(metaKey, "id", meta.Id, When.NotExists))
@@ -65,9 +66,9 @@ public sealed class GenerationWriter
     /// from the stored meta so every shard hashes users into the same buckets.
     /// </summary>
     public static async Task<GenerationWriter> OpenShardedAsync(IDatabase db, RedisKeys keys, StoreOptions options, Codebook codebook,
-        string id, int shardCount, long expectedUsers, long expectedItems, string source)
+        string id, int shardCount, long expectedUsers, long expectedItems, string source, DateTimeOffset? asOf = null)
     {
-        var fresh = NewMeta(options, codebook, expectedUsers, expectedItems, source, id, shardCount);
+        var fresh = NewMeta(options, codebook, expectedUsers, expectedItems, source, id, shardCount, asOf);
         await StoreCodebookAsync(db, keys, options, codebook);
         var tx = db.CreateTransaction();
         tx.AddCondition(Condition.KeyNotExists(keys.Meta(id)));
@@ -89,7 +90,8 @@ public sealed class GenerationWriter
         return new GenerationWriter(db, keys, options, existing, codebook);
     }
 
-    private static GenerationMeta NewMeta(StoreOptions options, Codebook codebook, long expectedUsers, long expectedItems, string source, string? id, int shardCount)
+    private static GenerationMeta NewMeta(StoreOptions options, Codebook codebook, long expectedUsers, long expectedItems, string source, string? id, int shardCount,
+        DateTimeOffset? asOf)
     {
         var now = DateTimeOffset.UtcNow;
         return new GenerationMeta
@@ -100,7 +102,9 @@ public sealed class GenerationWriter
             Levels = codebook.Levels,
             CodesPerLevel = codebook.CodesPerLevel,
             Dimension = codebook.Dimension,
-            UserBuckets = RedisKeys.BucketCount(expectedUsers, options.UsersPerBucket),
+            UserBuckets = RedisKeys.UserBucketCount(expectedUsers, options.UsersPerBucket),
+            UserKeyLayout = RedisKeys.CurrentUserLayout,
+            AsOf = asOf,
             ItemBuckets = RedisKeys.BucketCount(expectedItems, options.ItemsPerBucket),
             Created = now,
             Source = source,
@@ -125,13 +129,19 @@ public sealed class GenerationWriter
         TouchBucket(_itemBucketsTouched, bucket, key);
     }
 
-    public async ValueTask AddPredictionsAsync(string userId, ReadOnlyMemory<ulong> sids)
+    public ValueTask AddPredictionsAsync(string userId, ReadOnlyMemory<ulong> sids) => AddProfileAsync(userId, sids, default, default);
+
+    /// <summary>
+    /// Writes a user's negative profile: the model's SIDs plus their recent explicit negatives and recent positives
+    /// (the guard). A profile with nothing on its negative side is not stored: it is the same as no predictions.
+    /// </summary>
+    public async ValueTask AddProfileAsync(string userId, ReadOnlyMemory<ulong> predicted, ReadOnlyMemory<ulong> negatives, ReadOnlyMemory<ulong> positives)
     {
-        if (sids.Length == 0) return; // an empty set is the same as no predictions; do not spend memory on it
-        int bucket = RedisKeys.Bucket(userId, Meta.UserBuckets);
-        var key = _keys.UserBucket(Meta.Id, bucket);
-        int n = SidSetCodec.Encode(Codebook.Layout, sids.Span, _scratch);
-        Interlocked.Add(ref _sids, sids.Length);
+        if (predicted.Length == 0 && negatives.Length == 0) return;
+        int bucket = RedisKeys.UserBucketOf(Meta, userId);
+        var key = _keys.UserBucket(Meta, bucket);
+        int n = SidSetCodec.EncodeProfile(Codebook.Layout, predicted.Span, negatives.Span, positives.Span, _scratch);
+        Interlocked.Add(ref _sids, predicted.Length);
         await EnqueueAsync(_db.HashSetAsync(key, userId, _scratch.AsSpan(0, n).ToArray()), isUser: true);
         TouchBucket(_userBucketsTouched, bucket, key);
     }

@@ -75,6 +75,36 @@ public sealed class ResilientReader
         }
     }
 
+    /// <summary>
+    /// A user's profile (HGET) and their same-day feedback overlay newer than <paramref name="overlayAfter"/> (newest
+    /// first, at most <paramref name="overlayMax"/>), in one pipelined round trip. Both keys share a hash slot, so on
+    /// a cluster this is one node too. ok=false when the store is unavailable, slow, or the breaker is open.
+    /// </summary>
+    public async ValueTask<(bool Ok, RedisValue Profile, RedisValue[] Overlay)> ReadProfileAsync(RedisKey profileKey, RedisValue field,
+        RedisKey overlayKey, DateTimeOffset overlayAfter, int overlayMax, CancellationToken cancellationToken)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await _pipeline.ExecuteAsync(static async (s, ct) =>
+            {
+                var batch = s.db.CreateBatch();
+                var profile = batch.HashGetAsync(s.profileKey, s.field);
+                var overlay = batch.SortedSetRangeByScoreAsync(s.overlayKey, s.after, double.PositiveInfinity, Exclude.Start, Order.Descending, 0, s.max);
+                batch.Execute();
+                await Task.WhenAll(profile, overlay).WaitAsync(ct);
+                return (profile.Result, overlay.Result);
+            }, (db: _db, profileKey, field, overlayKey, after: (double)overlayAfter.ToUnixTimeMilliseconds(), max: overlayMax), cancellationToken);
+            _observer?.Read("profile", Stopwatch.GetElapsedTime(start).TotalSeconds, true);
+            return (true, result.Item1, result.Item2);
+        }
+        catch (Exception e) when (IsStoreFailure(e))
+        {
+            _observer?.Read("profile", Stopwatch.GetElapsedTime(start).TotalSeconds, false);
+            return (false, RedisValue.Null, []);
+        }
+    }
+
     /// <summary>Many HGETs in one pipelined round trip; results[i] answers (keys[i], fields[i]).</summary>
     public async ValueTask<bool> HashGetManyAsync(RedisKey[] keys, RedisValue[] fields, RedisValue[] results, int count, CancellationToken cancellationToken)
     {

@@ -8,9 +8,12 @@ namespace CoNRec.Store;
 public sealed record SceneRecord(string Scene, SceneSettings Settings, DateTimeOffset Updated, string UpdatedBy);
 
 public sealed record AuditEntry(DateTimeOffset Time, string Scene, string Actor, string Action,
-    float? OldThreshold, string? OldMode, float NewThreshold, string NewMode);
+    float? OldThreshold, string? OldMode, float NewThreshold, string NewMode, float? OldGuardWeight = null, float? NewGuardWeight = null);
 
-/// <summary>Per-scene threshold and mode: persisted in one hash, audited in a capped list, announced on the events channel.</summary>
+/// <summary>
+/// Per-scene threshold, mode and guard weight: persisted in one hash, audited in a capped list, announced on the
+/// events channel. A scene stored before guard weights existed takes the configured default.
+/// </summary>
 public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOptions options)
 {
     public const string DefaultScene = "default";
@@ -21,13 +24,13 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
     public static string? ValidateName(string scene) =>
         SceneName().IsMatch(scene) ? null : $"'scene' = '{scene}' must be 1-64 characters of letters, digits, '_', '.' or '-'";
 
-    public async Task<IReadOnlyDictionary<string, SceneRecord>> GetAllAsync()
+    public async Task<IReadOnlyDictionary<string, SceneRecord>> GetAllAsync(float defaultGuardWeight = 0f)
     {
         var entries = await db.HashGetAllAsync(keys.Scenes);
         var result = new Dictionary<string, SceneRecord>(StringComparer.Ordinal);
         foreach (var e in entries)
         {
-            if (Parse(e.Name!, e.Value!) is { } r) result[r.Scene] = r;
+            if (Parse(e.Name!, e.Value!, defaultGuardWeight) is { } r) result[r.Scene] = r;
         }
         return result;
     }
@@ -36,11 +39,14 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
     {
         if (ValidateName(scene) is { } nameError) throw new ArgumentException(nameError, nameof(scene));
         if (SceneSettings.Validate(settings.Threshold) is { } thresholdError) throw new ArgumentException(thresholdError, nameof(settings));
+        if (ProfileScoring.ValidateGuardWeight(settings.GuardWeight) is { } guardError) throw new ArgumentException(guardError, nameof(settings));
         var old = await db.HashGetAsync(keys.Scenes, scene);
-        var oldRecord = old.IsNull ? null : Parse(scene, old!);
+        var oldRecord = old.IsNull ? null : Parse(scene, old!, float.NaN);
         var record = new SceneRecord(scene, settings, DateTimeOffset.UtcNow, actor);
+        float? oldGuard = oldRecord is null || float.IsNaN(oldRecord.Settings.GuardWeight) ? null : oldRecord.Settings.GuardWeight;
         var audit = new AuditEntry(record.Updated, scene, actor, action, oldRecord?.Settings.Threshold,
-            oldRecord is null ? null : SceneSettings.ModeName(oldRecord.Settings.Mode), settings.Threshold, SceneSettings.ModeName(settings.Mode));
+            oldRecord is null ? null : SceneSettings.ModeName(oldRecord.Settings.Mode), settings.Threshold, SceneSettings.ModeName(settings.Mode),
+            oldGuard, settings.GuardWeight);
 
         // One transaction: the setting and its audit entry land together or not at all.
         var tx = db.CreateTransaction();
@@ -59,21 +65,22 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
     }
 
     private static string Serialize(SceneRecord r) => JsonSerializer.Serialize(new StoredScene(
-        r.Settings.Threshold, SceneSettings.ModeName(r.Settings.Mode), r.Updated, r.UpdatedBy), StoreJson.Options);
+        r.Settings.Threshold, SceneSettings.ModeName(r.Settings.Mode), r.Updated, r.UpdatedBy, r.Settings.GuardWeight), StoreJson.Options);
 
     // A malformed stored value is skipped (and the scene falls back to default) rather than breaking every replica.
-    private static SceneRecord? Parse(string scene, string json)
+    private static SceneRecord? Parse(string scene, string json, float defaultGuardWeight)
     {
         try
         {
             var s = JsonSerializer.Deserialize<StoredScene>(json, StoreJson.Options);
             if (s is null || SceneSettings.Validate(s.Threshold) is not null || SceneSettings.ParseMode(s.Mode) is not { } mode) return null;
-            return new SceneRecord(scene, new SceneSettings(s.Threshold, mode), s.Updated, s.UpdatedBy ?? "");
+            if (s.GuardWeight is { } g && ProfileScoring.ValidateGuardWeight(g) is not null) return null;
+            return new SceneRecord(scene, new SceneSettings(s.Threshold, mode, s.GuardWeight ?? defaultGuardWeight), s.Updated, s.UpdatedBy ?? "");
         }
         catch (JsonException) { return null; }
     }
 
-    private sealed record StoredScene(float Threshold, string Mode, DateTimeOffset Updated, string? UpdatedBy);
+    private sealed record StoredScene(float Threshold, string Mode, DateTimeOffset Updated, string? UpdatedBy, float? GuardWeight = null);
 }
 
 internal static class StoreJson

@@ -49,4 +49,12 @@ public sealed class StoreOptions
 
     [Range(1, 1_000_000)]
     public int AuditLogLength { get; set; } = 10_000;
+
+    /// <summary>Same-day feedback kept per user (the most recent); the overlay is read on every request, so keep it small.</summary>
+    [Range(1, 255)]
+    public int FeedbackMaxEntries { get; set; } = 32;
+
+    /// <summary>An overlay untouched this long is dropped; the nightly generation normally supersedes it sooner.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "30.00:00:00")]
+    public TimeSpan FeedbackTtl { get; set; } = TimeSpan.FromHours(48);
 }

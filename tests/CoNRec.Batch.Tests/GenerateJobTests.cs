@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using CoNRec.Batch.Generate;
 using CoNRec.Core;
+using CoNRec.FilterService;
 using CoNRec.FilterService.Tests;
+using MatchSource = CoNRec.V1.MatchSource;
 using CoNRec.Store;
 using CoNRec.Testing;
 using CoNRec.V1;
@@ -70,7 +72,7 @@ public sealed class GenerateJobTests(RedisFixture redis) : IClassFixture<RedisFi
         var meta = (await new GenerationRegistry(Db, Keys, new StoreOptions()).GetMetaAsync(generation))!;
         var result = new Dictionary<string, byte[]?>();
         foreach (var u in _bundle.Users)
-            result[u] = (byte[]?)await Db.HashGetAsync(Keys.UserBucket(generation, RedisKeys.Bucket(u, meta.UserBuckets)), u);
+            result[u] = (byte[]?)await Db.HashGetAsync(Keys.UserKey(meta, u), u);
         return result;
     }
 
@@ -105,6 +107,8 @@ public sealed class GenerateJobTests(RedisFixture redis) : IClassFixture<RedisFi
         await host.WaitReadyAsync(gen.Out);
         var codebook = Codebook.Load(Path.Combine(_bundle.BundleDir, "codebook.safetensors"));
         var user = predictions["u7"];
+        float guard = new FilterOptions().DefaultGuardWeight;
+        Assert.NotEmpty(user.RecentNegatives); // generate stored the profile's recent parts from the histories
         var byItem = _bundle.Catalog.ToArray();
         var request = new FilterCandidatesRequest { UserId = "u7", Scene = "default" };
         foreach (var (item, _) in byItem.Take(30)) request.Candidates.Add(new Candidate { ItemId = item });
@@ -115,16 +119,21 @@ public sealed class GenerateJobTests(RedisFixture redis) : IClassFixture<RedisFi
         {
             var d = response.Decisions[i];
             Assert.Equal(Reason.Scored, d.Reason);
-            var (expected, index) = LoadedServiceFixture.Reference(codebook, byItem[i].Value, user.Sids);
+            // The served profile: the model's SIDs plus the recent negatives and positives generate stored (written to --output too).
+            var (expected, index, source, positive) = LoadedServiceFixture.ProfileReference(codebook, byItem[i].Value, user.Sids, user.RecentNegatives,
+                user.RecentPositives, guard);
             Assert.Equal(expected, d.Score, 1e-4);
             Assert.Equal(index, d.MatchedIndex);
+            Assert.Equal(source, (int)d.MatchSource);
+            Assert.Equal(positive, d.PositiveScore, 1e-4);
             Assert.Equal(d.Score > 0.9f, d.Rejected);
         }
-        // A candidate whose SID the model predicted for u7 scores 1 and is rejected.
+        // A candidate whose SID the model predicted for u7 scores exactly 1 (less the guard if u7 also liked that SID).
         var predictedItem = byItem.First(kv => kv.Value == user.Sids[0]).Key;
         var hit = (await host.Client.FilterCandidatesAsync(new FilterCandidatesRequest { UserId = "u7", Candidates = { new Candidate { ItemId = predictedItem } } })).Decisions[0];
-        Assert.True(hit.Rejected);
-        Assert.Equal(1.0, hit.Score, 1e-5);
+        Assert.Equal(MatchSource.Predicted, hit.MatchSource);
+        Assert.Equal(user.RecentPositives.Contains(user.Sids[0]) ? 1f - guard : 1f, hit.Score);
+        Assert.Equal(hit.Score > 0.9f, hit.Rejected);
         var none = (await host.Client.FilterCandidatesAsync(new FilterCandidatesRequest { UserId = "u3", Candidates = { new Candidate { ItemId = predictedItem } } })).Decisions[0];
         Assert.Equal(Reason.NoPredictions, none.Reason);
     }

@@ -22,7 +22,7 @@ public class FilterRulesTests
     public void Score_below_the_threshold_does_not_reject()
     {
         var d = FilterRules.Scored(0.5f, 1, new SceneSettings(0.9f, FilterMode.Enforce));
-        Assert.Equal(new FilterDecision(false, false, 0.5f, 1, DecisionReason.Scored), d);
+        Assert.Equal(new FilterDecision(false, false, 0.5f, 1, DecisionReason.Scored, MatchSource.Predicted), d);
     }
 
     [Fact]
@@ -31,14 +31,14 @@ public class FilterRulesTests
         // The next float above the threshold is enough: strictly greater.
         float above = MathF.BitIncrement(0.75f);
         var d = FilterRules.Scored(above, 7, new SceneSettings(0.75f, FilterMode.Enforce));
-        Assert.Equal(new FilterDecision(true, true, above, 7, DecisionReason.Scored), d);
+        Assert.Equal(new FilterDecision(true, true, above, 7, DecisionReason.Scored, MatchSource.Predicted), d);
     }
 
     [Fact]
     public void Shadow_above_the_threshold_only_would_reject()
     {
         var d = FilterRules.Scored(0.95f, 2, new SceneSettings(0.9f, FilterMode.Shadow));
-        Assert.Equal(new FilterDecision(false, true, 0.95f, 2, DecisionReason.Scored), d);
+        Assert.Equal(new FilterDecision(false, true, 0.95f, 2, DecisionReason.Scored, MatchSource.Predicted), d);
     }
 
     [Theory]

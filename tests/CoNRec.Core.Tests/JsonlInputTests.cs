@@ -431,4 +431,26 @@ public class JsonlInputTests
         });
         Assert.StartsWith("catalog.jsonl:3:", e.Message);
     }
+    [Fact]
+    public void Prediction_line_carries_the_optional_profile_parts()
+    {
+        var p = JsonlInput.ParsePredictionLine(U("""{"user_id":"u","sids":[[1,2,3]],"recent_negatives":[[4,5,6],[7,8,9]],"recent_positives":[[0,0,1]]}"""), L3K32, File, 1);
+        Assert.Equal([Pack(4, 5, 6), Pack(7, 8, 9)], p.RecentNegatives);
+        Assert.Equal([Pack(0, 0, 1)], p.RecentPositives);
+        var old = JsonlInput.ParsePredictionLine(U("""{"user_id":"u","sids":[[1,2,3]]}"""), L3K32, File, 1);
+        Assert.Empty(old.RecentNegatives);
+        Assert.Empty(old.RecentPositives);
+        var nul = JsonlInput.ParsePredictionLine(U("""{"user_id":"u","sids":[],"recent_negatives":null}"""), L3K32, File, 1);
+        Assert.Empty(nul.RecentNegatives);
+    }
+
+    [Theory]
+    [InlineData("""{"user_id":"u","sids":[],"recent_negatives":[[1,2]]}""", "'recent_negatives[0]' has 2 codes")]
+    [InlineData("""{"user_id":"u","sids":[],"recent_positives":[[1,2,32]]}""", "recent_positives[0]")]
+    [InlineData("""{"user_id":"u","sids":[],"recent_negatives":{"a":1}}""", "'recent_negatives' must be an array of SIDs")]
+    [InlineData("""{"user_id":"u","sids":[],"recent_positives":[7]}""", "'recent_positives[0]' must be an array of codes")]
+    public void Malformed_profile_parts_name_the_field(string json, string expected)
+    {
+        Assert.Contains(expected, PredictionFails(json).Message);
+    }
 }

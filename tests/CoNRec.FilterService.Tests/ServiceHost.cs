@@ -139,6 +139,28 @@ public sealed class LoadedServiceFixture : IAsyncLifetime
         return (best, index);
     }
 
+    /// <summary>
+    /// Independent reference of the profile rule (ProfileScoring), in double: negative = max cosine over predicted ∪
+    /// negatives (exactly 1 for an exact SID, else at most the float below 1), positive likewise over positives (0 when
+    /// none), score = negative − guard·max(0, positive). Index is within the matched source (1 predicted, 2 negatives).
+    /// </summary>
+    public static (double Score, int Index, int Source, double Positive) ProfileReference(Codebook codebook, ulong candidate,
+        IReadOnlyList<ulong> predicted, IReadOnlyList<ulong> negatives, IReadOnlyList<ulong> positives, double guard)
+    {
+        const double belowExact = 0.99999994039535522; // float.BitDecrement(1f)
+        var negativeSide = predicted.Concat(negatives).ToList();
+        var (neg, j) = Reference(codebook, candidate, negativeSide);
+        int exact = negativeSide.IndexOf(candidate);
+        if (exact >= 0) { neg = 1; j = exact; } else neg = Math.Min(neg, belowExact);
+        double pos = 0;
+        if (positives.Count > 0)
+        {
+            pos = positives.Contains(candidate) ? 1 : Math.Min(Reference(codebook, candidate, positives).Score, belowExact);
+        }
+        int source = j < predicted.Count ? 1 : 2;
+        return (neg - (guard * Math.Max(0, pos)), source == 1 ? j : j - predicted.Count, source, pos);
+    }
+
     public Candidate WithSid(string itemId, ulong sid)
     {
         var codes = new uint[Codebook.Levels];

@@ -13,7 +13,7 @@ public sealed class RedisGenerationStoreTests(RedisFixture fixture) : Generation
     {
         using var dir = TempDir.WithSample(new SampleData.Spec(Users: 200, Items: 100, Codes: 8192, Dimension: 8));
         var result = await Loader.LoadAsync(dir.File("codebook.safetensors"), dir.File("catalog.jsonl"), dir.File("predictions.jsonl"), publish: true);
-        var encoding = await Db.ExecuteAsync("OBJECT", "ENCODING", (string)Keys.UserBucket(result.Meta.Id, 0)!);
+        var encoding = await Db.ExecuteAsync("OBJECT", "ENCODING", (string)Keys.UserBucket(result.Meta, Enumerable.Range(0, result.Meta.UserBuckets).First(b => Db.KeyExists(Keys.UserBucket(result.Meta, b))))!);
         Assert.Equal("listpack", encoding.ToString());
     }
 }
@@ -51,8 +51,8 @@ public abstract class GenerationStoreTests : IDisposable
     private Task<LoadResult> LoadSampleAsync(bool publish = true) =>
         Loader.LoadAsync(_dir.File("codebook.safetensors"), _dir.File("catalog.jsonl"), _dir.File("predictions.jsonl"), publish);
 
-    private async Task<RedisValue> ReadUserAsync(string generation, int buckets, string user) =>
-        await Db.HashGetAsync(Keys.UserBucket(generation, RedisKeys.Bucket(user, buckets)), user);
+    private async Task<RedisValue> ReadUserAsync(GenerationMeta meta, string user) =>
+        await Db.HashGetAsync(Keys.UserKey(meta, user), user);
 
     [Fact]
     public async Task A_generation_being_written_is_never_visible_and_cannot_be_published()
@@ -67,13 +67,13 @@ public abstract class GenerationStoreTests : IDisposable
         var ex = await Assert.ThrowsAsync<PublishException>(() => Registry.PublishAsync(writer.Meta.Id));
         Assert.Contains("still being written", ex.Message);
         Assert.Equal(g1.Id, await Registry.GetActiveIdAsync());
-        Assert.True((await ReadUserAsync(g1.Id, g1.UserBuckets, "new-user")).IsNull);
+        Assert.True((await ReadUserAsync(g1, "new-user")).IsNull);
 
         var complete = await writer.CompleteAsync();
         Assert.Equal(g1.Id, await Registry.GetActiveIdAsync()); // complete is still invisible
         await Registry.PublishAsync(complete.Id);
         Assert.Equal(complete.Id, await Registry.GetActiveIdAsync());
-        Assert.False((await ReadUserAsync(complete.Id, complete.UserBuckets, "new-user")).IsNull);
+        Assert.False((await ReadUserAsync(complete, "new-user")).IsNull);
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public abstract class GenerationStoreTests : IDisposable
         await writer.AddCatalogAsync(new CatalogEntry("i1", codebook.Layout.Pack([1, 1, 1])));
         await writer.FlushAsync();
         // "crash": the writer is dropped without CompleteAsync
-        foreach (var key in new[] { Keys.Meta(writer.Meta.Id), Keys.UserBucket(writer.Meta.Id, RedisKeys.Bucket("u1", writer.Meta.UserBuckets)), Keys.ItemBucket(writer.Meta.Id, RedisKeys.Bucket("i1", writer.Meta.ItemBuckets)) })
+        foreach (var key in new[] { Keys.Meta(writer.Meta.Id), Keys.UserKey(writer.Meta, "u1"), Keys.ItemBucket(writer.Meta.Id, RedisKeys.Bucket("i1", writer.Meta.ItemBuckets)) })
         {
             var ttl = await Db.KeyTimeToLiveAsync(key);
             Assert.True(ttl is { } t && t > TimeSpan.Zero && t <= Options.WritingTtl, $"{key} should expire, ttl={ttl}");
@@ -102,12 +102,12 @@ public abstract class GenerationStoreTests : IDisposable
         Assert.Equal(GenerationStatus.Retired, (await Registry.GetMetaAsync(g1.Id))!.Status);
         var g1Ttl = await Db.KeyTimeToLiveAsync(Keys.Meta(g1.Id));
         Assert.True(g1Ttl is { } t1 && t1 <= Options.GracePeriod && t1 > TimeSpan.Zero, $"retired generation should expire after the grace period, ttl={g1Ttl}");
-        Assert.False((await ReadUserAsync(g1.Id, g1.UserBuckets, "u3")).IsNull); // still readable during grace
+        Assert.False((await ReadUserAsync(g1, "u3")).IsNull); // still readable during grace
 
         await Registry.PublishAsync(g1.Id); // rollback
         Assert.Equal(g1.Id, await Registry.GetActiveIdAsync());
         Assert.Null(await Db.KeyTimeToLiveAsync(Keys.Meta(g1.Id)));
-        Assert.Null(await Db.KeyTimeToLiveAsync(Keys.UserBucket(g1.Id, RedisKeys.Bucket("u3", g1.UserBuckets))));
+        Assert.Null(await Db.KeyTimeToLiveAsync(Keys.UserKey(g1, "u3")));
         Assert.NotNull(await Db.KeyTimeToLiveAsync(Keys.Meta(g2.Id)));
         // a shared codebook must not be expired by retiring a generation that used it
         Assert.Null(await Db.KeyTimeToLiveAsync(Keys.Codebook(g1.CodebookHash)));
@@ -138,7 +138,7 @@ public abstract class GenerationStoreTests : IDisposable
     public async Task Publish_refuses_a_generation_with_missing_data()
     {
         var g = (await LoadSampleAsync(publish: false)).Meta;
-        var someBucket = Enumerable.Range(0, g.UserBuckets).Select(b => Keys.UserBucket(g.Id, b)).First(k => Db.KeyExists(k));
+        var someBucket = Enumerable.Range(0, g.UserBuckets).Select(b => Keys.UserBucket(g, b)).First(k => Db.KeyExists(k));
         await Db.KeyDeleteAsync(someBucket);
         var ex = await Assert.ThrowsAsync<PublishException>(() => Registry.PublishAsync(g.Id));
         Assert.Contains("users readable", ex.Message);
@@ -173,7 +173,7 @@ public abstract class GenerationStoreTests : IDisposable
         // round trip: a user's stored value decodes to exactly the SIDs in the file
         var codebook = Codebook.Load(_dir.File("codebook.safetensors"));
         var first = JsonlInput.ParsePredictionLine(File.ReadLines(_dir.File("predictions.jsonl")).First().Select(c => (byte)c).ToArray(), codebook.Layout, "p", 1);
-        var value = (byte[])(await ReadUserAsync(result.Meta.Id, result.Meta.UserBuckets, first.UserId))!;
+        var value = (byte[])(await ReadUserAsync(result.Meta, first.UserId))!;
         var decoded = new ulong[SidSetCodec.MaxCount];
         Assert.Null(SidSetCodec.TryDecode(value, codebook.Layout, decoded, out int n));
         Assert.Equal(first.Sids, decoded[..n]);

@@ -53,9 +53,10 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
         var db = mux.GetDatabase();
         var storeOptions = new StoreOptions { KeyPrefix = options.KeyPrefix };
         var keys = new RedisKeys(options.KeyPrefix);
-        await ListpackTuning.EnsureAsync(mux, SidSetCodec.EncodedLength(bundle.Codebook.Layout, beam.TopK), storeOptions.UsersPerBucket * 4, m => log.WriteLine("generate: " + m));
+        await ListpackTuning.EnsureAsync(mux, SidSetCodec.ProfileLength(bundle.Codebook.Layout, beam.TopK, options.RecentNegatives ?? bundle.RecentNegatives,
+            options.RecentPositives ?? bundle.RecentPositives), storeOptions.UsersPerBucket * 4, m => log.WriteLine("generate: " + m));
         var writer = await GenerationWriter.OpenShardedAsync(db, keys, storeOptions, bundle.Codebook, generation, options.ShardCount,
-            expected ?? 1_000, bundle.Catalog.Count, $"generate {Path.GetFileName(options.Histories)}");
+            expected ?? 1_000, bundle.Catalog.Count, $"generate {Path.GetFileName(options.Histories)}", options.AsOf);
         var shards = new GenerationShards(db, keys);
         var progress = await shards.GetAsync(generation, options.ShardIndex) ?? new ShardProgress { Input = input, Codebook = bundle.Codebook.ContentHash };
         var timings = new PhaseTimings();
@@ -94,7 +95,8 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
         int faultAfter = int.TryParse(Environment.GetEnvironmentVariable(FaultExitVariable), out int f) ? f : -1;
         int chunks = 0;
         var seenUsers = new HashSet<string>(StringComparer.Ordinal);
-        var pending = new List<(string User, PromptResult Prompt)>(options.ChunkSize);
+        var pending = new List<(string User, PromptResult Prompt, ulong[] Negatives, ulong[] Positives)>(options.ChunkSize);
+        int recentNegatives = options.RecentNegatives ?? bundle.RecentNegatives, recentPositives = options.RecentPositives ?? bundle.RecentPositives;
         var state = progress;
         long lastLine = progress.Line;
 
@@ -106,11 +108,17 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
             for (int i = 0; i < pending.Count; i++)
             {
                 var r = results[i];
-                if (r.Length == 0) { empty++; metrics.UserSkipped("empty_output"); continue; }
-                await writer.AddPredictionsAsync(pending[i].User, r.Select(g => g.Sid).ToArray());
+                var (user, _, negatives, positives) = pending[i];
+                if (r.Length == 0)
+                {
+                    empty++;
+                    metrics.UserSkipped("empty_output");
+                    if (negatives.Length == 0) continue; // nothing on the negative side: same as no profile
+                }
+                await writer.AddProfileAsync(user, r.Select(g => g.Sid).ToArray(), negatives, positives);
                 users++; sids += r.Length;
                 metrics.UserProcessed(r.Length);
-                output?.WriteLine(PredictionLine(pending[i].User, r, bundle.Codebook.Layout));
+                output?.WriteLine(PredictionLine(user, r, bundle.Codebook.Layout, negatives, positives));
             }
             await writer.FlushAsync();
             output?.Flush();
@@ -162,7 +170,9 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
                 metrics.UserSkipped("no_history");
                 continue;
             }
-            pending.Add((history.UserId, prompt));
+            pending.Add((history.UserId, prompt,
+                RecentSids.Take(history.Negatives.OrderByDescending(e => e.Timestamp).Select(e => e.ItemId), bundle.Catalog, recentNegatives),
+                RecentSids.Take(history.Positives.OrderByDescending(e => e.Timestamp).Select(e => e.ItemId), bundle.Catalog, recentPositives)));
             if (pending.Count >= options.ChunkSize) await FlushChunkAsync();
         }
         budget.ThrowIfExceeded(options.Histories);
@@ -180,8 +190,11 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
         bool Mine(string user) => options.ShardCount == 1 || RedisKeys.Bucket(user, options.ShardCount) == options.ShardIndex;
     }
 
-    /// <summary>One predictions-JSONL line (the same format <c>load</c> reads), with total log-probabilities as scores.</summary>
-    public static string PredictionLine(string user, GeneratedSid[] sids, SidLayout layout)
+    /// <summary>
+    /// One predictions-JSONL line (the same format <c>load</c> reads), with total log-probabilities as scores and the
+    /// profile's recent negatives and positives when there are any.
+    /// </summary>
+    public static string PredictionLine(string user, GeneratedSid[] sids, SidLayout layout, ulong[]? recentNegatives = null, ulong[]? recentPositives = null)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var w = new Utf8JsonWriter(buffer))
@@ -201,6 +214,19 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
             w.WriteStartArray("scores");
             foreach (var g in sids) w.WriteNumberValue(g.LogProb);
             w.WriteEndArray();
+            foreach (var (name, list) in new[] { ("recent_negatives", recentNegatives), ("recent_positives", recentPositives) })
+            {
+                if (list is not { Length: > 0 }) continue;
+                w.WriteStartArray(name);
+                foreach (var sid in list)
+                {
+                    layout.Unpack(sid, codes);
+                    w.WriteStartArray();
+                    foreach (var c in codes) w.WriteNumberValue(c);
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);

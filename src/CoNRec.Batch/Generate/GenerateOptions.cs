@@ -1,3 +1,5 @@
+using CoNRec.Core;
+
 namespace CoNRec.Batch.Generate;
 
 /// <summary>Settings of one <c>generate</c> run (one shard).</summary>
@@ -22,6 +24,11 @@ public sealed record GenerateOptions
     public long? MaxBadRecords { get; init; }
     public double? MaxBadFraction { get; init; } = 0.01;
     public string? Pushgateway { get; init; }
+    /// <summary>Recent negatives / positives stored in each profile; null takes the bundle's <c>profile</c> setting.</summary>
+    public int? RecentNegatives { get; init; }
+    public int? RecentPositives { get; init; }
+    /// <summary>Snapshot time of the histories (same-day feedback up to it is superseded); null: the generation's creation time.</summary>
+    public DateTimeOffset? AsOf { get; init; }
     public bool? Terminal { get; init; }
 
     /// <summary>Kubernetes Indexed Jobs set JOB_COMPLETION_INDEX; the count comes from JOB_COMPLETION_COUNT (set it in the Job spec).</summary>
@@ -38,6 +45,8 @@ public sealed record GenerateOptions
         if (ShardIndex < 0 || ShardIndex >= ShardCount) throw new UsageException($"--shard-index {ShardIndex} must be in [0, {ShardCount - 1}]");
         if (BatchSize is < 1 or > 4096) throw new UsageException($"--batch-size {BatchSize} is out of range [1, 4096]");
         if (ChunkSize < BatchSize || ChunkSize > 1_000_000) throw new UsageException($"--chunk-size {ChunkSize} must be in [--batch-size, 1000000]");
+        if (RecentNegatives is < 0 or > SidSetCodec.MaxCount) throw new UsageException($"--recent-negatives {RecentNegatives} is out of range [0, {SidSetCodec.MaxCount}]");
+        if (RecentPositives is < 0 or > SidSetCodec.MaxCount) throw new UsageException($"--recent-positives {RecentPositives} is out of range [0, {SidSetCodec.MaxCount}]");
         if (Generation is { } g && (g.Length is 0 or > 64 || !g.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
             throw new UsageException($"--generation '{g}' must be 1-64 characters of letters, digits, '-', '_' or '.'");
     }

@@ -21,7 +21,8 @@ public sealed class BundleFormatException(string message) : FormatException(mess
 ///   "catalog": "catalog.jsonl",             // item → SID; the beam search may only emit these SIDs
 ///   "sid_tokens": ["&lt;a_{code}&gt;", "&lt;b_{code}&gt;", "&lt;c_{code}&gt;"],   // optional, one format per level
 ///   "prompt": { ... },                      // optional PromptTemplate: must match fine-tuning
-///   "beam_width": 20, "top_k": 20 }         // optional
+///   "beam_width": 20, "top_k": 20,          // optional
+///   "profile": { "recent_negatives": 10, "recent_positives": 10 } }   // optional: the stored profile's recent parts
 /// </code>
 /// Paths are relative to the bundle directory. The <see cref="Fingerprint"/> hashes every input that changes
 /// predictions, so a rerun with anything different can never resume into an older generation.
@@ -39,6 +40,10 @@ public sealed class ModelBundle
     public required PromptTemplate Prompt { get; init; }
     public required BeamSearchOptions Beam { get; init; }
     public required string Fingerprint { get; init; }
+
+    /// <summary>How many recent negatives and positives <c>generate</c> stores beside the predicted SIDs (0 = none).</summary>
+    public int RecentNegatives { get; init; } = RecentSids.DefaultNegatives;
+    public int RecentPositives { get; init; } = RecentSids.DefaultPositives;
 
     public static ModelBundle Load(string dir)
     {
@@ -86,11 +91,20 @@ public sealed class ModelBundle
             };
             try { beam.Validate(); }
             catch (ArgumentException e) { throw new BundleFormatException($"{manifestPath}: {e.Message}"); }
+            int recentNegatives = RecentSids.DefaultNegatives, recentPositives = RecentSids.DefaultPositives;
+            if (root.TryGetProperty("profile", out var profile))
+            {
+                if (profile.ValueKind != JsonValueKind.Object) throw new BundleFormatException($"{manifestPath}: 'profile' must be an object");
+                recentNegatives = Int(profile, "recent_negatives", recentNegatives, manifestPath);
+                recentPositives = Int(profile, "recent_positives", recentPositives, manifestPath);
+                foreach (var (name, value) in new[] { ("recent_negatives", recentNegatives), ("recent_positives", recentPositives) })
+                    if (value is < 0 or > SidSetCodec.MaxCount) throw new BundleFormatException($"{manifestPath}: 'profile.{name}' = {value} must be in [0, {SidSetCodec.MaxCount}]");
+            }
 
             return new ModelBundle
             {
                 Directory = dir, ModelDirectory = modelDir, Codebook = codebook, Catalog = catalog, Tokenizer = tokenizer,
-                SidTokens = sidTokens, Prompt = prompt, Beam = beam,
+                SidTokens = sidTokens, Prompt = prompt, Beam = beam, RecentNegatives = recentNegatives, RecentPositives = recentPositives,
                 Fingerprint = ComputeFingerprint(manifestBytes, codebook, catalogPath, modelDir),
             };
         }
