@@ -284,9 +284,12 @@ internal static class TokenizerJsonReader
         if (!byteLevel) throw Error(source, "pre_tokenizer", "has no ByteLevel step; only byte-level BPE is supported");
         if (pattern is null) throw Error(source, "pre_tokenizer", "has no Split regex and ByteLevel.use_regex is false; text would not be split into words");
 
+        // HF matches on code points; the translation makes the .NET regex do the same on UTF-16 (astral letters,
+        // digits and emoji stay whole). A pattern outside the translated subset is compiled as it is.
+        string dotnetPattern = CodePointPattern.Translate(pattern) ?? pattern;
         try
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant, RegexTimeout);
+            return new Regex(dotnetPattern, RegexOptions.CultureInvariant, RegexTimeout);
         }
         catch (ArgumentException e)
         {
