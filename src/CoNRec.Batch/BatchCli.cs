@@ -40,7 +40,7 @@ public static class BatchCli
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { stdout.WriteLine(Help); return args.Length == 0 ? Usage : Ok; }
         try
         {
-            var cl = new CommandLine(args, new HashSet<string> { "--no-publish", "--no-progress-bar", "--quick" });
+            var cl = new CommandLine(args, new HashSet<string> { "--no-publish", "--no-progress-bar", "--quick", "--skip-model" });
             return cl.Command switch
             {
                 "load" => await LoadAsync(cl, stdout, stderr),
@@ -49,6 +49,7 @@ public static class BatchCli
                 "generations" => await ListAsync(cl, stdout),
                 "sample" => Sample(cl, stdout),
                 "synth" => Experiment.ExperimentCli.Synth(cl, stdout),
+                "stats" => Experiment.ExperimentCli.Stats(cl, stdout),
                 "import-movielens" => Experiment.ExperimentCli.ImportMovieLens(cl, stdout, stderr),
                 "eval" => Experiment.ExperimentCli.Eval(cl, stdout, stderr),
                 "demo" => await Experiment.ExperimentCli.DemoAsync(cl, stdout, stderr),

@@ -14,11 +14,14 @@ public readonly record struct FilterDecision(bool Rejected, bool WouldReject, fl
     MatchSource Source = MatchSource.None, float PositiveScore = 0f);
 
 /// <summary>
-/// A scene's operating point: the threshold on the profile score (in [-1, 1]), the mode, and the weight of the
-/// positive guard in the score (see <see cref="ProfileScoring"/>).
+/// A scene's operating point: the threshold on the profile score (in [-1, 1]), the mode, and the profile rule's
+/// guard and predicted weights (see <see cref="ProfileScoring"/>).
 /// </summary>
-public sealed record SceneSettings(float Threshold, FilterMode Mode, float GuardWeight = 0f)
+public sealed record SceneSettings(float Threshold, FilterMode Mode, float GuardWeight = 0f, float PredictedWeight = 1f)
 {
+    /// <summary>The scene's parameters of the profile rule.</summary>
+    public ProfileRule Rule => new(GuardWeight, PredictedWeight);
+
     public static readonly SceneSettings Default = new(0.9f, FilterMode.Enforce);
 
     /// <summary>Null when valid, else a message naming the field and the limit.</summary>

@@ -23,17 +23,31 @@ public readonly ref struct ProfileRows
 }
 
 /// <summary>
+/// The tunable parameters of the profile rule (per scene in serving, chosen on validation cases in evaluation).
+/// </summary>
+/// <param name="GuardWeight">Weight of the positive guard: score −= w·max(0, positive).</param>
+/// <param name="PredictedWeight">How much a match with a model-predicted SID counts against one with a negative the
+/// user actually gave: predicted matches are scaled by it (1 = equal footing).</param>
+public readonly record struct ProfileRule(float GuardWeight, float PredictedWeight = 1f)
+{
+    public static readonly ProfileRule Plain = new(0f, 1f);
+}
+
+/// <summary>
 /// The one scoring rule of the negative profile, shared by <c>FilterCandidates</c>, the admin <c>tune</c> endpoint and
 /// offline <c>eval</c> so that all three give bit-identical scores for the same profile and candidates:
 /// <code>
-/// negative = max over the negative side of cos(candidate, s)      (exactly 1 when the candidate's SID is in that side)
-/// positive = max over the positive side of cos(candidate, s)      (exactly 1 likewise; 0 when the side is empty)
-/// score    = negative − guard_weight · max(0, positive)
+/// predicted = max over the model's predicted SIDs of cos(candidate, s)                 (exactly 1 for an exact SID)
+/// given     = max over recent negatives and same-day negative feedback of cos(c, s)  (exactly 1 for an exact SID)
+/// negative  = max(predicted_weight · predicted, given)
+/// positive  = max over recent positives and same-day positive feedback of cos(c, s)  (exactly 1 likewise; 0 when empty)
+/// score     = negative − guard_weight · max(0, positive)
 /// </code>
-/// An exact SID match scores exactly 1.0 and any other SID at most <see cref="BelowExact"/>, so float rounding can
-/// never split the group of exact matches nor mix it with near matches (equal scores are one step of the curve).
-/// The positive guard keeps a candidate that is close to something the user just liked from being rejected only
-/// because it is also close to a predicted SID.
+/// An exact SID match scores exactly 1 (or exactly predicted_weight) and any other SID at most <see cref="BelowExact"/>
+/// times that, so float rounding can never split the group of exact matches nor mix it with near matches (equal scores
+/// are one step of the curve). The positive guard keeps a candidate that is close to something the user just liked from
+/// being rejected only because it is also close to a predicted SID; the predicted weight lets evaluation say how much
+/// the model's guesses count beside what the user actually said.
 /// </summary>
 public static class ProfileScoring
 {
@@ -48,13 +62,18 @@ public static class ProfileScoring
         double.IsFinite(guardWeight) && guardWeight is >= 0 and <= MaxGuardWeight
             ? null : $"'guard_weight' = {guardWeight} must be a finite number in [0, {MaxGuardWeight}]";
 
+    /// <summary>Null when valid, else a message naming the field and the limit.</summary>
+    public static string? ValidatePredictedWeight(double predictedWeight) =>
+        double.IsFinite(predictedWeight) && predictedWeight is >= 0 and <= 1
+            ? null : $"'predicted_weight' = {predictedWeight} must be a finite number in [0, 1]";
+
     /// <summary>
     /// Scores n candidates (unit rows, row-major d columns, and their packed SIDs) against a profile. Outputs per
     /// candidate: the score, the matched index within its source list (−1 when the negative side is empty), the
-    /// source, and the positive-side score. <paramref name="scratch"/> needs n floats and n ints. Allocation-free.
+    /// source, and the positive-side score. Each scratch span needs n entries. Allocation-free.
     /// </summary>
     public static void Score(ReadOnlySpan<float> candidateRows, ReadOnlySpan<ulong> candidateSids, int dimension, in ProfileRows profile,
-        float guardWeight, Span<float> score, Span<int> matchedIndex, Span<MatchSource> source, Span<float> positiveScore,
+        ProfileRule rule, Span<float> score, Span<int> matchedIndex, Span<MatchSource> source, Span<float> positiveScore,
         Span<float> scratchScore, Span<int> scratchIndex)
     {
         int n = candidateSids.Length;
@@ -65,18 +84,37 @@ public static class ProfileScoring
         if (score.Length < n || matchedIndex.Length < n || source.Length < n || positiveScore.Length < n || scratchScore.Length < n || scratchIndex.Length < n)
             throw new ArgumentException("output spans are shorter than the candidate count");
 
-        // Negative side.
-        Similarity.MaxCosine(candidateRows, profile.NegativeRows, dimension, score, matchedIndex);
+        // The model's predicted SIDs, scaled by the predicted weight.
+        int p = profile.Predicted;
+        var predictedSids = profile.NegativeSids[..p];
+        Similarity.MaxCosine(candidateRows, profile.NegativeRows[..(p * dimension)], dimension, score, matchedIndex);
         for (int i = 0; i < n; i++)
         {
-            if (profile.NegativeCount == 0) { source[i] = MatchSource.None; matchedIndex[i] = -1; continue; }
-            int exact = profile.NegativeSids.IndexOf(candidateSids[i]);
-            if (exact >= 0) { score[i] = 1f; matchedIndex[i] = exact; }
-            else score[i] = Bound(score[i]);
-            int j = matchedIndex[i];
-            if (j < profile.Predicted) source[i] = MatchSource.Predicted;
-            else if (j < profile.Predicted + profile.RecentNegatives) { source[i] = MatchSource.RecentNegative; matchedIndex[i] = j - profile.Predicted; }
-            else { source[i] = MatchSource.Feedback; matchedIndex[i] = j - profile.Predicted - profile.RecentNegatives; }
+            source[i] = MatchSource.None;
+            if (p == 0) continue;
+            int exact = predictedSids.IndexOf(candidateSids[i]);
+            float cosine = exact >= 0 ? 1f : Bound(score[i]);
+            if (exact >= 0) matchedIndex[i] = exact;
+            score[i] = rule.PredictedWeight * cosine;
+            source[i] = MatchSource.Predicted;
+        }
+
+        // What the user gave: recent negatives, then same-day negative feedback. It wins unless the predicted match is higher.
+        int given = profile.NegativeCount - p;
+        if (given > 0)
+        {
+            var givenSids = profile.NegativeSids[p..];
+            Similarity.MaxCosine(candidateRows, profile.NegativeRows[(p * dimension)..], dimension, scratchScore, scratchIndex);
+            for (int i = 0; i < n; i++)
+            {
+                int exact = givenSids.IndexOf(candidateSids[i]);
+                float cosine = exact >= 0 ? 1f : Bound(scratchScore[i]);
+                int j = exact >= 0 ? exact : scratchIndex[i];
+                if (source[i] == MatchSource.Predicted && score[i] > cosine) continue;
+                score[i] = cosine;
+                if (j < profile.RecentNegatives) { source[i] = MatchSource.RecentNegative; matchedIndex[i] = j; }
+                else { source[i] = MatchSource.Feedback; matchedIndex[i] = j - profile.RecentNegatives; }
+            }
         }
 
         // Positive side: the guard.
@@ -88,9 +126,9 @@ public static class ProfileScoring
         Similarity.MaxCosine(candidateRows, profile.PositiveRows, dimension, scratchScore, scratchIndex);
         for (int i = 0; i < n; i++)
         {
-            float p = profile.PositiveSids.IndexOf(candidateSids[i]) >= 0 ? 1f : Bound(scratchScore[i]);
-            positiveScore[i] = p;
-            if (guardWeight > 0f && p > 0f) score[i] -= guardWeight * p;
+            float q = profile.PositiveSids.IndexOf(candidateSids[i]) >= 0 ? 1f : Bound(scratchScore[i]);
+            positiveScore[i] = q;
+            if (rule.GuardWeight > 0f && q > 0f) score[i] -= rule.GuardWeight * q;
         }
     }
 

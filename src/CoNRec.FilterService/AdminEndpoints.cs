@@ -36,7 +36,7 @@ public static class AdminEndpoints
     }
 
     private static object SceneJson(SceneSettings s, DateTimeOffset? updated, string? by) =>
-        new { threshold = s.Threshold, mode = SceneSettings.ModeName(s.Mode), guard_weight = s.GuardWeight, updated, updated_by = by };
+        new { threshold = s.Threshold, mode = SceneSettings.ModeName(s.Mode), guard_weight = s.GuardWeight, predicted_weight = s.PredictedWeight, updated, updated_by = by };
 
     private static async Task<IResult> PutThreshold(string scene, HttpRequest request, IConnectionMultiplexer mux, RedisKeys keys,
         IOptions<StoreOptions> storeOptions, ServingState state)
@@ -56,14 +56,15 @@ public static class AdminEndpoints
                 return Problem(400, "'mode' must be one of \"enforce\", \"shadow\", \"off\"");
             mode = parsed;
         }
-        if (ReadGuardWeight(root, current.GuardWeight, out float guard) is { } guardError) return Problem(400, guardError);
+        if (ReadWeight(root, "guard_weight", current.GuardWeight, ProfileScoring.ValidateGuardWeight, out float guard) is { } guardError) return Problem(400, guardError);
+        if (ReadWeight(root, "predicted_weight", current.PredictedWeight, ProfileScoring.ValidatePredictedWeight, out float predicted) is { } predictedError) return Problem(400, predictedError);
         var store = new SceneStore(mux.GetDatabase(), keys, storeOptions.Value);
         try
         {
-            var record = await store.SetAsync(scene, new SceneSettings((float)threshold, mode, guard), Actor(request), "put");
+            var record = await store.SetAsync(scene, new SceneSettings((float)threshold, mode, guard, predicted), Actor(request), "put");
             await state.RefreshAsync(request.HttpContext.RequestAborted);
             return Results.Json(new { scene, threshold = record.Settings.Threshold, mode = SceneSettings.ModeName(record.Settings.Mode),
-                                      guard_weight = record.Settings.GuardWeight, updated = record.Updated });
+                                      guard_weight = record.Settings.GuardWeight, predicted_weight = record.Settings.PredictedWeight, updated = record.Updated });
         }
         catch (RedisException e) { return Problem(503, $"store unavailable; the change was not applied ({e.Message})"); }
     }
@@ -131,10 +132,11 @@ public static class AdminEndpoints
 
         if (snapshot.Generation is null) return Problem(409, "no generation is active; load and publish one before tuning");
         var sceneNow = state.SceneFor(snapshot, scene);
-        if (ReadGuardWeight(root, sceneNow.GuardWeight, out float guard) is { } guardError) return Problem(400, guardError);
-        // Score with the scene's actual mode ignored: tuning needs raw scores even for a scene that is off. The guard
-        // weight is the scene's (or the one asked for): the curve is the served rule's.
-        var scoring = new SceneSettings(1f, FilterMode.Shadow, guard);
+        if (ReadWeight(root, "guard_weight", sceneNow.GuardWeight, ProfileScoring.ValidateGuardWeight, out float guard) is { } guardError) return Problem(400, guardError);
+        if (ReadWeight(root, "predicted_weight", sceneNow.PredictedWeight, ProfileScoring.ValidatePredictedWeight, out float predicted) is { } predictedError) return Problem(400, predictedError);
+        // Score with the scene's actual mode ignored: tuning needs raw scores even for a scene that is off. The rule's
+        // weights are the scene's (or the ones asked for): the curve is the served rule's.
+        var scoring = new SceneSettings(1f, FilterMode.Shadow, guard, predicted);
         var labelled = new List<LabelledScore>(count);
         var skipped = new Dictionary<string, int> { ["no_predictions"] = 0, ["unknown_item"] = 0, ["store_unavailable"] = 0 };
         foreach (var group in samples.GroupBy(s => s.UserId, StringComparer.Ordinal))
@@ -163,7 +165,7 @@ public static class AdminEndpoints
             var mode = sceneNow.Mode;
             try
             {
-                await new SceneStore(mux.GetDatabase(), keys, storeOptions.Value).SetAsync(scene, new SceneSettings(rec.Threshold, mode, guard), Actor(request), "tune");
+                await new SceneStore(mux.GetDatabase(), keys, storeOptions.Value).SetAsync(scene, new SceneSettings(rec.Threshold, mode, guard, predicted), Actor(request), "tune");
                 await state.RefreshAsync(request.HttpContext.RequestAborted);
                 applied = true;
             }
@@ -180,6 +182,7 @@ public static class AdminEndpoints
             liked = result.Liked,
             objective = new Dictionary<string, double> { [objectiveName] = ov },
             guard_weight = guard,
+            predicted_weight = predicted,
             current_threshold = sceneNow.Threshold,
             curve = result.Curve.Select(CurveJson),
             recommended = result.Recommended is { } r ? CurveJson(r) : null,
@@ -189,14 +192,14 @@ public static class AdminEndpoints
         return Results.Json(payload, statusCode: result.Recommended is null && apply ? 422 : 200);
     }
 
-    /// <summary>Optional "guard_weight" in [0, 2]; absent means <paramref name="fallback"/>.</summary>
-    private static string? ReadGuardWeight(JsonElement root, float fallback, out float guard)
+    /// <summary>An optional weight of the profile rule (absent means <paramref name="fallback"/>), validated by <paramref name="validate"/>.</summary>
+    private static string? ReadWeight(JsonElement root, string field, float fallback, Func<double, string?> validate, out float weight)
     {
-        guard = fallback;
-        if (!root.TryGetProperty("guard_weight", out var g)) return null;
-        if (g.ValueKind != JsonValueKind.Number || !g.TryGetDouble(out var value)) return $"'guard_weight' must be a number in [0, {ProfileScoring.MaxGuardWeight}]";
-        if (ProfileScoring.ValidateGuardWeight(value) is { } error) return error;
-        guard = (float)value;
+        weight = fallback;
+        if (!root.TryGetProperty(field, out var g)) return null;
+        if (g.ValueKind != JsonValueKind.Number || !g.TryGetDouble(out var value)) return validate(double.NaN)!.Replace(" = NaN", "", StringComparison.Ordinal);
+        if (validate(value) is { } error) return error;
+        weight = (float)value;
         return null;
     }
 

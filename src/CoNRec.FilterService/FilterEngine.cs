@@ -269,7 +269,7 @@ public sealed class FilterEngine(ResilientReader reader, IOptions<StoreOptions> 
                 NegativeRows = neg.AsSpan(0, mn * d), NegativeSids = negatives, Predicted = predicted, RecentNegatives = recentNegatives,
                 PositiveRows = pos.AsSpan(0, mp * d), PositiveSids = positives,
             };
-            ProfileScoring.Score(c.AsSpan(0, known * d), knownSids.AsSpan(0, known), d, profile, scene.GuardWeight,
+            ProfileScoring.Score(c.AsSpan(0, known * d), knownSids.AsSpan(0, known), d, profile, scene.Rule,
                 score, index, source, positive, scratch, scratchIndex);
             row = 0;
             for (int i = 0; i < n; i++)

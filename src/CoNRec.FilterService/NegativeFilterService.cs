@@ -38,6 +38,7 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
                 Threshold = scene.Threshold,
                 Mode = (Mode)scene.Mode,
                 GuardWeight = scene.GuardWeight,
+                PredictedWeight = scene.PredictedWeight,
             };
             response.Decisions.Capacity = n;
             int rejected = 0;

@@ -36,6 +36,9 @@ public sealed class FilterOptions
     /// </summary>
     [Range(0.0, 2.0)] public float DefaultGuardWeight { get; set; } = 0.5f;
 
+    /// <summary>Predicted weight of scenes that set none: how much a match with a model SID counts beside a negative the user gave.</summary>
+    [Range(0.0, 1.0)] public float DefaultPredictedWeight { get; set; } = 1f;
+
     /// <summary>Optional directory (codebook.safetensors, catalog.jsonl, predictions.jsonl) loaded at start when nothing is active.</summary>
     public string? SeedDirectory { get; set; }
 }

@@ -24,7 +24,7 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
     private readonly Dictionary<string, Codebook> _codebooks = new(StringComparer.Ordinal);
     private ReconstructionCache? _lastReconstructions;
     private readonly SceneSettings _defaultScene = new(options.Value.DefaultThreshold, SceneSettings.ParseMode(options.Value.DefaultMode) ?? FilterMode.Enforce,
-        options.Value.DefaultGuardWeight);
+        options.Value.DefaultGuardWeight, options.Value.DefaultPredictedWeight);
     private volatile ServingSnapshot _current = new(null, new Dictionary<string, SceneRecord>(), false, false, DateTimeOffset.MinValue);
 
     public ServingSnapshot Current => _current;
@@ -55,7 +55,7 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
                 if (activeId is null) generation = null;
                 else if (generation?.Id != activeId) generation = await LoadGenerationAsync(db, activeId, cancellationToken) ?? generation;
 
-                var scenes = await new SceneStore(db, keys, storeOptions.Value).GetAllAsync(options.Value.DefaultGuardWeight).WaitAsync(timeout, cancellationToken);
+                var scenes = await new SceneStore(db, keys, storeOptions.Value).GetAllAsync(options.Value.DefaultGuardWeight, options.Value.DefaultPredictedWeight).WaitAsync(timeout, cancellationToken);
                 _current = new ServingSnapshot(generation, scenes, true, true, DateTimeOffset.UtcNow);
                 if (generation is not null && generation != previous.Generation)
                 {

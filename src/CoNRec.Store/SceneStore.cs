@@ -8,7 +8,8 @@ namespace CoNRec.Store;
 public sealed record SceneRecord(string Scene, SceneSettings Settings, DateTimeOffset Updated, string UpdatedBy);
 
 public sealed record AuditEntry(DateTimeOffset Time, string Scene, string Actor, string Action,
-    float? OldThreshold, string? OldMode, float NewThreshold, string NewMode, float? OldGuardWeight = null, float? NewGuardWeight = null);
+    float? OldThreshold, string? OldMode, float NewThreshold, string NewMode, float? OldGuardWeight = null, float? NewGuardWeight = null,
+    float? OldPredictedWeight = null, float? NewPredictedWeight = null);
 
 /// <summary>
 /// Per-scene threshold, mode and guard weight: persisted in one hash, audited in a capped list, announced on the
@@ -24,13 +25,13 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
     public static string? ValidateName(string scene) =>
         SceneName().IsMatch(scene) ? null : $"'scene' = '{scene}' must be 1-64 characters of letters, digits, '_', '.' or '-'";
 
-    public async Task<IReadOnlyDictionary<string, SceneRecord>> GetAllAsync(float defaultGuardWeight = 0f)
+    public async Task<IReadOnlyDictionary<string, SceneRecord>> GetAllAsync(float defaultGuardWeight = 0f, float defaultPredictedWeight = 1f)
     {
         var entries = await db.HashGetAllAsync(keys.Scenes);
         var result = new Dictionary<string, SceneRecord>(StringComparer.Ordinal);
         foreach (var e in entries)
         {
-            if (Parse(e.Name!, e.Value!, defaultGuardWeight) is { } r) result[r.Scene] = r;
+            if (Parse(e.Name!, e.Value!, defaultGuardWeight, defaultPredictedWeight) is { } r) result[r.Scene] = r;
         }
         return result;
     }
@@ -40,13 +41,15 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
         if (ValidateName(scene) is { } nameError) throw new ArgumentException(nameError, nameof(scene));
         if (SceneSettings.Validate(settings.Threshold) is { } thresholdError) throw new ArgumentException(thresholdError, nameof(settings));
         if (ProfileScoring.ValidateGuardWeight(settings.GuardWeight) is { } guardError) throw new ArgumentException(guardError, nameof(settings));
+        if (ProfileScoring.ValidatePredictedWeight(settings.PredictedWeight) is { } predictedError) throw new ArgumentException(predictedError, nameof(settings));
         var old = await db.HashGetAsync(keys.Scenes, scene);
-        var oldRecord = old.IsNull ? null : Parse(scene, old!, float.NaN);
+        var oldRecord = old.IsNull ? null : Parse(scene, old!, float.NaN, float.NaN);
         var record = new SceneRecord(scene, settings, DateTimeOffset.UtcNow, actor);
-        float? oldGuard = oldRecord is null || float.IsNaN(oldRecord.Settings.GuardWeight) ? null : oldRecord.Settings.GuardWeight;
+        static float? Known(float v) => float.IsNaN(v) ? null : v;
         var audit = new AuditEntry(record.Updated, scene, actor, action, oldRecord?.Settings.Threshold,
             oldRecord is null ? null : SceneSettings.ModeName(oldRecord.Settings.Mode), settings.Threshold, SceneSettings.ModeName(settings.Mode),
-            oldGuard, settings.GuardWeight);
+            oldRecord is null ? null : Known(oldRecord.Settings.GuardWeight), settings.GuardWeight,
+            oldRecord is null ? null : Known(oldRecord.Settings.PredictedWeight), settings.PredictedWeight);
 
         // One transaction: the setting and its audit entry land together or not at all.
         var tx = db.CreateTransaction();
@@ -65,22 +68,24 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
     }
 
     private static string Serialize(SceneRecord r) => JsonSerializer.Serialize(new StoredScene(
-        r.Settings.Threshold, SceneSettings.ModeName(r.Settings.Mode), r.Updated, r.UpdatedBy, r.Settings.GuardWeight), StoreJson.Options);
+        r.Settings.Threshold, SceneSettings.ModeName(r.Settings.Mode), r.Updated, r.UpdatedBy, r.Settings.GuardWeight, r.Settings.PredictedWeight), StoreJson.Options);
 
     // A malformed stored value is skipped (and the scene falls back to default) rather than breaking every replica.
-    private static SceneRecord? Parse(string scene, string json, float defaultGuardWeight)
+    private static SceneRecord? Parse(string scene, string json, float defaultGuardWeight, float defaultPredictedWeight)
     {
         try
         {
             var s = JsonSerializer.Deserialize<StoredScene>(json, StoreJson.Options);
             if (s is null || SceneSettings.Validate(s.Threshold) is not null || SceneSettings.ParseMode(s.Mode) is not { } mode) return null;
             if (s.GuardWeight is { } g && ProfileScoring.ValidateGuardWeight(g) is not null) return null;
-            return new SceneRecord(scene, new SceneSettings(s.Threshold, mode, s.GuardWeight ?? defaultGuardWeight), s.Updated, s.UpdatedBy ?? "");
+            if (s.PredictedWeight is { } w && ProfileScoring.ValidatePredictedWeight(w) is not null) return null;
+            return new SceneRecord(scene, new SceneSettings(s.Threshold, mode, s.GuardWeight ?? defaultGuardWeight, s.PredictedWeight ?? defaultPredictedWeight),
+                s.Updated, s.UpdatedBy ?? "");
         }
         catch (JsonException) { return null; }
     }
 
-    private sealed record StoredScene(float Threshold, string Mode, DateTimeOffset Updated, string? UpdatedBy, float? GuardWeight = null);
+    private sealed record StoredScene(float Threshold, string Mode, DateTimeOffset Updated, string? UpdatedBy, float? GuardWeight = null, float? PredictedWeight = null);
 }
 
 internal static class StoreJson

@@ -39,33 +39,53 @@ public sealed class DemoTests : IDisposable
             result.Stages.Select(s => s.Stage));
         Assert.All(result.Stages, s => Assert.True(s.PeakRssBytes > 0));
 
-        // The table has the model and the three baselines, all rates in [0, 1].
+        // The table has the model, every part of the served profile, the three baselines and the two rules, all rates in
+        // [0, 1] with intervals around them; the served row's parameters and threshold come from validation cases.
         var report = result.Experiment.Report;
-        Assert.Equal([ExperimentRun.ModelMethod, Baselines.PastNegativesName, Baselines.CategoryBlockName, Baselines.GlobalTopDislikedName], report.Rows.Select(r => r.Method));
-        Assert.All(report.Rows, r => Assert.All(new[] { r.HR, r.FHR, r.LUF, r.LIF, r.CandidateAcc }, v => Assert.InRange(v ?? 0, 0, 1)));
-        foreach (var row in report.Rows) Assert.Contains(row.Method, text);
+        Assert.Equal([ExperimentRun.ModelMethod, FilterEvaluation.NegativesName, FilterEvaluation.NegativesGuardName, FilterEvaluation.ModelGuardName,
+                      FilterEvaluation.UnionName, FilterEvaluation.ServedName, Baselines.PastNegativesName, Baselines.CategoryBlockName,
+                      Baselines.GlobalTopDislikedName, Baselines.CategoryRuleName, Baselines.ExactItemBlockName], report.Rows.Select(r => r.Method));
+        foreach (var r in report.Rows)
+        {
+            Assert.All(new[] { r.Metrics.HR, r.Metrics.FHR, r.Metrics.LUF, r.Metrics.LIF, r.Metrics.CandidateAcc }, v => Assert.InRange(v ?? 0, 0, 1));
+            var at = r.Intervals[Metric.DislikedAtLikedBudget];
+            Assert.True(at.Lower <= at.Estimate + 1e-12 && at.Estimate <= at.Upper + 1e-12, $"{r.Method}: {at}");
+            Assert.Contains(r.Method, text);
+        }
+        Assert.Equal(FilterEvaluation.ServedName, report.Served);
+        var served = report.Row(FilterEvaluation.ServedName);
+        Assert.NotNull(served.Validation);
+        Assert.Equal(served.Validation!.Threshold, result.Threshold);
+        Assert.True(report.Validation!.Cases > 0 && report.Test!.Cases > 0);
+        Assert.Contains(report.Differences, d => d.A == FilterEvaluation.ServedName && d.B == Baselines.PastNegativesName);
         Assert.Contains("FilterCandidates", text);
+        Assert.Contains("Dataset statistics", text);
 
         // Artefacts: JSON report, two PNGs, a loadable bundle whose codebook carries the RQ-VAE encoder.
         using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(_dir, "eval.json")))) Assert.Equal(JsonValueKind.Object, json.RootElement.ValueKind);
-        foreach (var png in new[] { "operating_curves.png", "metrics.png", "training_loss.png" })
+        foreach (var png in new[] { "operating_curves.png", "operating_curves_low.png", "metrics.png", "training_loss.png" })
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(Path.Combine(_dir, png))[..4]);
         var bundle = ModelBundle.Load(result.Experiment.BundleDirectory);
         Assert.NotNull(bundle.Codebook.Encoder);
         Assert.Equal(result.Experiment.Codebook.ContentHash, bundle.Codebook.ContentHash);
 
-        // Served answers: same length as asked, scored against the published generation with the evaluated threshold.
+        // The bundle tells generate to store the recent parts the served row was evaluated with.
+        Assert.Equal(result.Experiment.Served.RecentNegatives, bundle.RecentNegatives);
+
+        // Served answers: same length as asked, scored against the published generation with the evaluated threshold and rule.
         Assert.NotEmpty(result.Calls);
         foreach (var call in result.Calls)
         {
             Assert.Equal(result.Generation, call.Response.Generation);
-            Assert.Equal((float)result.Threshold, call.Response.Threshold, 1e-6f);
+            Assert.Equal((float)result.Threshold, call.Response.Threshold);
+            Assert.Equal(result.Experiment.Served.GuardWeight, call.Response.GuardWeight);
+            Assert.Equal(result.Experiment.Served.PredictedWeight, call.Response.PredictedWeight);
             Assert.Equal(call.Asked.Count, call.Response.Decisions.Count);
             for (int i = 0; i < call.Asked.Count; i++)
             {
                 var d = call.Response.Decisions[i];
                 Assert.Equal(Reason.Scored, d.Reason);
-                Assert.Equal(d.Score > result.Threshold, d.WouldReject);
+                Assert.Equal(d.Score > (float)result.Threshold, d.WouldReject);
                 Assert.Equal(d.WouldReject, d.Rejected); // the demo enforces
             }
             // The cold-start copy of an item (embedding only) gets the SID the RQ-VAE gave the catalog item, so the same score.

@@ -120,7 +120,7 @@ public class ProfileScoringTests
     }
 
     private static (float[] Score, int[] Index, MatchSource[] Source, float[] Positive) Run(Codebook cb, ulong[] candidates, ulong[] predicted,
-        ulong[] negatives, ulong[] feedback, ulong[] positives, float guard)
+        ulong[] negatives, ulong[] feedback, ulong[] positives, float guard, float predictedWeight = 1f)
     {
         int n = candidates.Length;
         ulong[] negativeSide = [.. predicted, .. negatives, .. feedback];
@@ -133,7 +133,7 @@ public class ProfileScoringTests
         var index = new int[n];
         var source = new MatchSource[n];
         var positive = new float[n];
-        ProfileScoring.Score(Reconstruct(cb, candidates), candidates, D, profile, guard, score, index, source, positive, new float[n], new int[n]);
+        ProfileScoring.Score(Reconstruct(cb, candidates), candidates, D, profile, new ProfileRule(guard, predictedWeight), score, index, source, positive, new float[n], new int[n]);
         return (score, index, source, positive);
     }
 
@@ -182,6 +182,32 @@ public class ProfileScoringTests
     }
 
     [Fact]
+    public void The_predicted_weight_scales_model_matches_and_what_the_user_gave_wins_ties()
+    {
+        // c = (0.6, 0.8): predicted row (0, 1) gives 0.8, recent negative row (1, 0) gives 0.6.
+        var cb = Rows(Unit((0, 0.6f), (1, 0.8f)), Unit((0, 1)), Unit((1, 1)));
+        var (full, _, fullSource, _) = Run(cb, [0], predicted: [2], negatives: [1], feedback: [], positives: [], guard: 0, predictedWeight: 1f);
+        Assert.Equal((0.8f, MatchSource.Predicted), (full[0], fullSource[0]));
+        // At 0.5 the model's 0.8 counts 0.4: the recent negative's 0.6 is the best match now.
+        var (half, index, halfSource, _) = Run(cb, [0], predicted: [2], negatives: [1], feedback: [], positives: [], guard: 0, predictedWeight: 0.5f);
+        Assert.Equal((0.6f, MatchSource.RecentNegative, 0), (half[0], halfSource[0], index[0]), new ApproxTuple());
+        // An exact predicted SID scores exactly the weight; the same SID also given by the user scores exactly 1, as given.
+        var (exact, _, exactSource, _) = Run(cb, [2, 1], predicted: [2, 1], negatives: [1], feedback: [], positives: [], guard: 0, predictedWeight: 0.7f);
+        Assert.Equal([0.7f, 1f], exact);
+        Assert.Equal([MatchSource.Predicted, MatchSource.RecentNegative], exactSource);
+        // Weight 1 and an exact SID in both parts: a tie, which goes to what the user gave.
+        var (tie, _, tieSource, _) = Run(cb, [1], predicted: [1], negatives: [1], feedback: [], positives: [], guard: 0, predictedWeight: 1f);
+        Assert.Equal((1f, MatchSource.RecentNegative), (tie[0], tieSource[0]));
+        Assert.Contains("'predicted_weight' = 1.5 must be a finite number in [0, 1]", ProfileScoring.ValidatePredictedWeight(1.5));
+    }
+
+    private sealed class ApproxTuple : IEqualityComparer<(float, MatchSource, int)>
+    {
+        public bool Equals((float, MatchSource, int) a, (float, MatchSource, int) b) => Math.Abs(a.Item1 - b.Item1) < 1e-6 && a.Item2 == b.Item2 && a.Item3 == b.Item3;
+        public int GetHashCode((float, MatchSource, int) x) => 0;
+    }
+
+    [Fact]
     public void A_candidate_scores_bit_identically_wherever_it_sits_in_the_batch()
     {
         var rng = new Random(5);
@@ -202,7 +228,7 @@ public class ProfileScoringTests
             for (int j = 0; j < positives.Length; j++) cb.Reconstruct(positives[j], posRows.AsSpan(j * d, d));
             var profile = new ProfileRows { NegativeRows = negRows, NegativeSids = negatives, Predicted = 20, RecentNegatives = 10, PositiveRows = posRows, PositiveSids = positives };
             var score = new float[1];
-            ProfileScoring.Score(rows, [probe], d, profile, 0.5f, score, new int[1], new MatchSource[1], new float[1], new float[1], new int[1]);
+            ProfileScoring.Score(rows, [probe], d, profile, new ProfileRule(0.5f, 0.8f), score, new int[1], new MatchSource[1], new float[1], new float[1], new int[1]);
             return score[0];
         }
         float alone = Alone();
@@ -218,7 +244,7 @@ public class ProfileScoringTests
             for (int j = 0; j < positives.Length; j++) cb.Reconstruct(positives[j], posRows.AsSpan(j * d, d));
             var profile = new ProfileRows { NegativeRows = negRows, NegativeSids = negatives, Predicted = 20, RecentNegatives = 10, PositiveRows = posRows, PositiveSids = positives };
             var score = new float[batch.Length];
-            ProfileScoring.Score(rows, batch, d, profile, 0.5f, score, new int[9], new MatchSource[9], new float[9], new float[9], new int[9]);
+            ProfileScoring.Score(rows, batch, d, profile, new ProfileRule(0.5f, 0.8f), score, new int[9], new MatchSource[9], new float[9], new float[9], new int[9]);
             Assert.Equal(BitConverter.SingleToInt32Bits(alone), BitConverter.SingleToInt32Bits(score[position]));
         }
     }

@@ -140,25 +140,30 @@ public sealed class LoadedServiceFixture : IAsyncLifetime
     }
 
     /// <summary>
-    /// Independent reference of the profile rule (ProfileScoring), in double: negative = max cosine over predicted ∪
-    /// negatives (exactly 1 for an exact SID, else at most the float below 1), positive likewise over positives (0 when
-    /// none), score = negative − guard·max(0, positive). Index is within the matched source (1 predicted, 2 negatives).
+    /// Independent reference of the profile rule (ProfileScoring), in double: predicted = max cosine over predicted SIDs,
+    /// given = over recent negatives (each exactly 1 for an exact SID, else at most the float below 1); negative =
+    /// max(w·predicted, given), ties to given; positive likewise over positives (0 when none); score = negative −
+    /// guard·max(0, positive). Index is within the matched source (1 predicted, 2 recent negatives).
     /// </summary>
     public static (double Score, int Index, int Source, double Positive) ProfileReference(Codebook codebook, ulong candidate,
-        IReadOnlyList<ulong> predicted, IReadOnlyList<ulong> negatives, IReadOnlyList<ulong> positives, double guard)
+        IReadOnlyList<ulong> predicted, IReadOnlyList<ulong> negatives, IReadOnlyList<ulong> positives, double guard, double predictedWeight = 1)
     {
         const double belowExact = 0.99999994039535522; // float.BitDecrement(1f)
-        var negativeSide = predicted.Concat(negatives).ToList();
-        var (neg, j) = Reference(codebook, candidate, negativeSide);
-        int exact = negativeSide.IndexOf(candidate);
-        if (exact >= 0) { neg = 1; j = exact; } else neg = Math.Min(neg, belowExact);
-        double pos = 0;
-        if (positives.Count > 0)
+        (double Score, int Index) Side(IReadOnlyList<ulong> sids)
         {
-            pos = positives.Contains(candidate) ? 1 : Math.Min(Reference(codebook, candidate, positives).Score, belowExact);
+            if (sids.Count == 0) return (double.NegativeInfinity, -1);
+            int exact = sids.ToList().IndexOf(candidate);
+            if (exact >= 0) return (1, exact);
+            var (s, j) = Reference(codebook, candidate, sids);
+            return (Math.Min(s, belowExact), j);
         }
-        int source = j < predicted.Count ? 1 : 2;
-        return (neg - (guard * Math.Max(0, pos)), source == 1 ? j : j - predicted.Count, source, pos);
+        var (p, pi) = Side(predicted);
+        var (g, gi) = Side(negatives);
+        double pw = predicted.Count == 0 ? double.NegativeInfinity : predictedWeight * p;
+        bool fromPredicted = negatives.Count == 0 || pw > g;
+        double neg = fromPredicted ? pw : g;
+        double pos = positives.Count == 0 ? 0 : Side(positives).Score;
+        return (neg - (guard * Math.Max(0, pos)), fromPredicted ? pi : gi, fromPredicted ? 1 : 2, pos);
     }
 
     public Candidate WithSid(string itemId, ulong sid)

@@ -284,3 +284,71 @@ public sealed class RqVaeTests(ClusteredRqVae trained, ITestOutputHelper log) : 
         Assert.Contains(message, e.Message);
     }
 }
+
+/// <summary>Early stopping on held-out loss, the exported epoch, and the disambiguation level.</summary>
+public sealed class RqVaeStoppingTests
+{
+    private static (float[] X, int N) Data() { var (x, labels) = RqVaeData.Clusters(new Random(21), 6, 40, 24, noise: 0.3); return (x, labels.Length); }
+
+    [Fact]
+    public void A_run_whose_loss_keeps_rising_stops_early_and_exports_its_best_held_out_epoch()
+    {
+        // A learning rate far too high with the old commitment weight makes the loss climb after a few epochs (the drift seen
+        // on a user's dataset: lowest at epoch 3, then up for hundreds of epochs). Held-out loss must catch it.
+        var (x, n) = Data();
+        var o = new RqVaeOptions { Levels = 2, CodesPerLevel = 8, LatentDim = 8, Hidden = [32], Epochs = 300, BatchSize = 40, LearningRate = 0.05,
+                                   Beta = 0.25, Seed = 3, HoldOutFraction = 0.2, Patience = 10 };
+        var reported = new List<int>();
+        using var r = RqVaeTrainer.Train(x, n, 24, o, new Sync(p => reported.Add(p.epoch)));
+        var held = r.HeldOutLossCurve;
+        Assert.True(r.StoppedEarly, $"ran all {held.Length} epochs");
+        Assert.True(held.Length < o.Epochs);
+        // Stopped exactly Patience epochs after the best, and the best is the minimum of the curve.
+        Assert.Equal(held.Length - 1 - o.Patience, r.BestEpoch);
+        Assert.Equal(held.Min(), held[r.BestEpoch]);
+        Assert.True(held[^1] > held[r.BestEpoch], "the loss rose after the best epoch");
+        // The progress counter never overshoots and counts the epochs run, 1-based.
+        Assert.Equal(Enumerable.Range(1, held.Length), reported);
+        Assert.All(reported, e => Assert.InRange(e, 1, o.Epochs));
+    }
+
+    [Fact]
+    public void The_exported_model_is_the_best_epochs()
+    {
+        // Same data and seed twice: once stopped by patience, once cut to exactly the best epoch. Both keep the same
+        // parameters, so every item gets the same SID: the exported model is the best epoch's, not the last one's.
+        var (x, n) = Data();
+        var o = new RqVaeOptions { Levels = 2, CodesPerLevel = 8, LatentDim = 8, Hidden = [32], Epochs = 300, BatchSize = 40, LearningRate = 0.05,
+                                   Beta = 0.25, Seed = 3, HoldOutFraction = 0.2, Patience = 10, ResetDeadCodes = false };
+        using var stopped = RqVaeTrainer.Train(x, n, 24, o);
+        using var cut = RqVaeTrainer.Train(x, n, 24, o with { Epochs = stopped.BestEpoch + 1, Patience = 100_000 });
+        Assert.Equal(stopped.BestEpoch, cut.BestEpoch);
+        Assert.Equal(stopped.Sids.Select(s => string.Join(',', s)), cut.Sids.Select(s => string.Join(',', s)));
+    }
+
+    [Fact]
+    public void The_disambiguation_level_makes_colliding_items_distinct()
+    {
+        // Two codes per level and tight clusters: many items share their two-level SID.
+        var (x, labels) = RqVaeData.Clusters(new Random(4), 4, 30, 16, noise: 0.05);
+        var o = new RqVaeOptions { Levels = 2, CodesPerLevel = 32, LatentDim = 8, Hidden = [32], Epochs = 30, BatchSize = 40, LearningRate = 3e-3, Seed = 2 };
+        using var plain = RqVaeTrainer.Train(x, labels.Length, 16, o);
+        using var unique = RqVaeTrainer.Train(x, labels.Length, 16, o with { Disambiguate = true });
+        Assert.True(plain.CollisionRate > 0.2, $"collision rate {plain.CollisionRate}");
+        Assert.Equal(plain.CollisionRate, unique.CollisionRateBeforeDisambiguation);
+        Assert.Equal(0, unique.CollisionRate); // every group has ≤ 32 items
+        Assert.All(unique.Sids, s => Assert.Equal(3, s.Length));
+        // The prefix is the trained levels' SID, unchanged.
+        Assert.Equal(plain.Sids.Select(s => string.Join(',', s)), unique.Sids.Select(s => string.Join(',', s[..2])));
+        // The exported codebook has the extra level, and the Core quantiser puts an item's latent near its own code.
+        using var dir = new TempDir();
+        unique.ExportCodebook(dir.File("cb.safetensors"));
+        var cb = Codebook.Load(dir.File("cb.safetensors"));
+        Assert.Equal(3, cb.Levels);
+    }
+
+    private sealed class Sync(Action<(int epoch, double loss)> report) : IProgress<(int epoch, double loss)>
+    {
+        public void Report((int epoch, double loss) value) => report(value);
+    }
+}

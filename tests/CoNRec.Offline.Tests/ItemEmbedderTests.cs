@@ -25,6 +25,7 @@ public class ItemEmbedderTests
         TextWeight = block == "text" ? 1 : 0,
         NumberWeight = block == "num" ? 1 : 0,
         CollaborativeWeight = block == "cf" ? 1 : 0,
+        NegativeCollaborativeWeight = block == "neg" ? 1 : 0,
     };
 
     [Fact]
@@ -32,9 +33,9 @@ public class ItemEmbedderTests
     {
         var ds = SyntheticGenerator.Generate(Small);
         var e = ItemEmbedder.Build(ds.Items, ds.Interactions);
-        Assert.Equal(112, e.Dimension);
+        Assert.Equal(128, e.Dimension);
         Assert.Equal(ds.Items.Select(i => i.ItemId), e.ItemIds);
-        Assert.Equal(300 * 112, e.Matrix.Length);
+        Assert.Equal(300 * 128, e.Matrix.Length);
         for (int i = 0; i < e.Count; i++)
         {
             double n = 0;
@@ -61,8 +62,9 @@ public class ItemEmbedderTests
     [Fact]
     public void Items_of_a_category_are_closer_than_items_across_categories()
     {
+        // Without the co-dislike block, which groups items by who dislikes them rather than by what they are.
         var ds = SyntheticGenerator.Generate(Small);
-        var e = ItemEmbedder.Build(ds.Items, ds.Interactions);
+        var e = ItemEmbedder.Build(ds.Items, ds.Interactions, new ItemEmbedderOptions { NegativeFactors = 0 });
         double sameLeaf = 0, sameSub = 0, crossTop = 0;
         int nLeaf = 0, nSub = 0, nTop = 0;
         for (int a = 0; a < e.Count; a++)
@@ -77,6 +79,24 @@ public class ItemEmbedderTests
             }
         sameLeaf /= nLeaf; sameSub /= nSub; crossTop /= nTop;
         Assert.True(sameLeaf > sameSub && sameSub > crossTop + 0.2, $"leaf {sameLeaf:F3}, sub-category {sameSub:F3}, across top {crossTop:F3}");
+    }
+
+    [Fact]
+    public void The_co_dislike_block_groups_items_the_same_users_dislike()
+    {
+        // u1, u2 dislike a and b (different categories); u3, u4 dislike c and d; everyone likes e. Negatives alone decide the block.
+        var items = new[] { Item("a"), Item("b"), Item("c"), Item("d"), Item("e") };
+        var xs = new List<Interaction>();
+        foreach (var (u, pair) in new[] { ("u1", "ab"), ("u2", "ab"), ("u3", "cd"), ("u4", "cd") })
+        {
+            foreach (var i in pair) xs.Add(new Interaction(u, i.ToString(), T0, FeedbackKind.Negative));
+            xs.Add(new Interaction(u, "e", T0, FeedbackKind.Click));
+        }
+        var e = ItemEmbedder.Build(items, xs, Only("neg") with { NegativeFactors = 2 });
+        Assert.Equal(1, Cosine(e.Row(0), e.Row(1)), 5);
+        Assert.Equal(1, Cosine(e.Row(2), e.Row(3)), 5);
+        Assert.Equal(0, Cosine(e.Row(0), e.Row(2)), 5);
+        Assert.All(e.Row(4).ToArray(), v => Assert.Equal(0, v)); // only liked: no co-dislike signal
     }
 
     [Fact]
@@ -143,7 +163,7 @@ public class ItemEmbedderTests
             xs.Add(new Interaction(u, "b", T0, FeedbackKind.Purchase));
             xs.Add(new Interaction(u, "c", T0, FeedbackKind.Negative));
         }
-        var e = ItemEmbedder.Build(items, xs, Only("cf") with { Factors = 2 });
+        var e = ItemEmbedder.Build(items, xs, Only("cf") with { Factors = 2, NegativeFactors = 0 });
         int cf = e.Dimension - 2;
         Assert.Equal(1, e.Row(0)[cf], 5);    // sign fixed: the first largest entry is positive
         Assert.Equal(1, e.Row(1)[cf], 5);

@@ -24,7 +24,8 @@ public abstract class ProfileStoreTests : IDisposable
     {
         _mux = mux;
         _db = mux.GetDatabase();
-        _options = new StoreOptions { KeyPrefix = "p" + Guid.NewGuid().ToString("N")[..8], FeedbackMaxEntries = 4 };
+        // A generous read budget: these tests check what is read, not the hot path's 25 ms deadline (a busy CI box can miss it).
+        _options = new StoreOptions { KeyPrefix = "p" + Guid.NewGuid().ToString("N")[..8], FeedbackMaxEntries = 4, ReadTimeout = TimeSpan.FromSeconds(5) };
         _keys = new RedisKeys(_options.KeyPrefix);
         var values = new float[3 * 16 * 4];
         var rng = new Random(3);

@@ -36,17 +36,19 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
 
         var generation = await stages.RunAsync("generate", async s =>
         {
-            // Histories end at the evaluation cut-off, so the candidates below (test-period items) are truly in the user's future.
-            int users = HistoryConversion.WriteJsonl(Out("histories.jsonl"), result.Split.Train);
+            // Each user's history ends where their test cases start, so the candidates below are truly in the user's future.
+            int users = HistoryConversion.WriteJsonl(Out("histories.jsonl"), result.Split.ServingHistory());
             var g = await server.GenerateAndPublishAsync(result.BundleDirectory, Out("histories.jsonl"), Out("predictions.jsonl"), options.Terminal, log);
             s.Detail = $"{users} users generated and published as {g}";
             return g;
         });
 
-        double threshold = Math.Clamp(Math.Round(result.RecommendedThreshold, 3), -1, 1);
+        // Served exactly as evaluated: threshold and guard weight chosen on validation cases (never rounded: a tie group
+        // sits right at the threshold).
+        double threshold = Math.Clamp(result.ServedThreshold, -1, 1), guard = result.Served.GuardWeight, predicted = result.Served.PredictedWeight;
         var answers = await stages.RunAsync("filter", async s =>
         {
-            await server.SetThresholdAsync(Scene, threshold, generation);
+            await server.SetThresholdAsync(Scene, threshold, guard, predicted, generation);
             var list = new List<Call>();
             foreach (var c in PickUsers(result.Split.Cases, 3))
             {
@@ -68,13 +70,14 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
         });
 
         stdout.WriteLine();
-        var at = result.ServingPoint;
+        var served = result.Report.Row(result.Report.Served!);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"FilterCandidates (scene '{Scene}', generation {generation}): threshold {threshold:F3}, the evaluation's balanced point, where the filter rejected {at?.DislikedRejectRate:P1} of future disliked and {at?.LikedRejectRate:P1} of future liked items"));
+            $"FilterCandidates (scene '{Scene}', generation {generation}): threshold {threshold:F4}, guard weight {guard:0.##}, predicted weight {predicted:0.##}, chosen on validation cases at <= {EvalReport.HeadlineLikedRate:P0} liked rejected; " +
+            $"on the test cases they reject {served.ServedDisliked.Estimate:P1} of future disliked and {served.ServedLiked.Estimate:P1} of future liked items"));
         foreach (var (c, asked, response) in answers)
         {
             stdout.WriteLine($"  user {c.UserId}: {c.PastNegatives} past negatives; candidates from the 7 days after {c.At:yyyy-MM-dd}");
-            stdout.WriteLine($"    {"item",-14} {"truth",-22} {"decision",-8} {"score",6}  {"reason",-14} title [categories]");
+            stdout.WriteLine($"    {"item",-14} {"truth",-22} {"decision",-8} {"score",6}  {"match",-15} title [categories]");
             for (int i = 0; i < asked.Count; i++)
             {
                 var d = response.Decisions[i];
@@ -83,15 +86,16 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
                 var f = result.Dataset.ItemsById.TryGetValue(key, out var features) ? features : null;
                 string decision = d.Rejected ? "REJECT" : d.WouldReject ? "WOULD" : "keep";
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"    {Trim(id, 14),-14} {asked[i].Truth,-22} {decision,-8} {d.Score,6:F3}  {d.Reason,-14} {Trim(f?.Title ?? "", 34)} [{string.Join(", ", f?.Categories ?? [])}]"));
+                    $"    {Trim(id, 14),-14} {asked[i].Truth,-22} {decision,-8} {d.Score,6:F3}  {(d.Reason == Reason.Scored ? d.MatchSource.ToString() : d.Reason.ToString()),-15} {Trim(f?.Title ?? "", 34)} [{string.Join(", ", f?.Categories ?? [])}]"));
             }
         }
 
         stdout.WriteLine();
         stdout.WriteLine(result.Report.FormatTable());
+        stdout.WriteLine("Dataset statistics (test cases): " + result.Statistics.Line);
         stdout.WriteLine("Stages (wall time, peak RSS of the stage):");
         stdout.WriteLine(stages.FormatTable());
-        stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, metrics.png, training_loss.png, codebook.safetensors, catalog.jsonl, bundle/, predictions.jsonl");
+        stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, operating_curves_low.png, metrics.png, training_loss.png, codebook.safetensors, catalog.jsonl, bundle/, predictions.jsonl");
         return new Result(result, generation, threshold, answers, stages.Timings);
     }
 

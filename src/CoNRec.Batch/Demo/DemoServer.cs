@@ -70,9 +70,9 @@ public sealed class DemoServer : IAsyncDisposable
     }
 
     /// <summary>Sets a scene's threshold through the admin API (as an operator would), then waits until it is served.</summary>
-    public async Task SetThresholdAsync(string scene, double threshold, string generation)
+    public async Task SetThresholdAsync(string scene, double threshold, double guardWeight, double predictedWeight, string generation)
     {
-        var response = await _admin.PutAsJsonAsync($"/admin/v1/thresholds/{scene}", new { threshold, mode = "enforce" });
+        var response = await _admin.PutAsJsonAsync($"/admin/v1/thresholds/{scene}", new { threshold, mode = "enforce", guard_weight = guardWeight, predicted_weight = predictedWeight });
         if (!response.IsSuccessStatusCode)
             throw new InvalidOperationException($"admin PUT threshold failed: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -82,7 +82,7 @@ public sealed class DemoServer : IAsyncDisposable
             {
                 UserId = "demo-probe", Scene = scene, Candidates = { new Candidate { ItemId = "probe" } },
             });
-            if (probe.Generation == generation && Math.Abs(probe.Threshold - threshold) < 1e-6) return;
+            if (probe.Generation == generation && Math.Abs(probe.Threshold - threshold) < 1e-6 && Math.Abs(probe.GuardWeight - guardWeight) < 1e-6) return;
             await Task.Delay(50);
         }
         throw new TimeoutException($"the filter service did not serve generation {generation} with threshold {threshold} within 30 s");

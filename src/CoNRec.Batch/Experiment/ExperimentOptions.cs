@@ -41,7 +41,16 @@ public sealed record ExperimentOptions
 
     public EvalOptions Eval { get; init; } = new();
 
+    /// <summary>The profile parameters searched on validation cases.</summary>
+    public ProfileGrid Profiles { get; init; } = new();
+
+    /// <summary>Bootstrap resamples over users for every interval (seeded by the evaluation seed).</summary>
+    public int Resamples { get; init; } = 1000;
+
     public string Device { get; init; } = "cpu";
+
+    /// <summary>Skip fine-tuning and prediction: evaluate the profile without model SIDs and the baselines only (seconds, to inspect a dataset or an embedding).</summary>
+    public bool SkipModel { get; init; }
 
     public int GenerateBatchSize { get; init; } = 16;
 

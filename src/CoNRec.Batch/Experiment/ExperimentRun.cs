@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CoNRec.Batch.Progress;
+using CoNRec.Model.Bundle;
 using CoNRec.Core;
 using CoNRec.Model.RqVae;
 using CoNRec.Model.Training;
@@ -19,16 +20,17 @@ public sealed record ExperimentResult(
     IReadOnlyDictionary<string, ulong> Catalog,
     string BundleDirectory,
     EvalReport Report,
-    OperatingPoint? ServingPoint)
+    FilterEvaluation.ServedConfiguration Served,
+    DatasetStatistics Statistics)
 {
-    /// <summary>The threshold the demo serves at; 1 (nothing scores above it) when the curve is empty.</summary>
-    public double RecommendedThreshold => ServingPoint?.Threshold ?? 1.0;
+    /// <summary>The threshold the demo serves at: chosen on validation cases; 1 (nothing scores above it) without any.</summary>
+    public double ServedThreshold => Served.Threshold ?? 1.0;
 }
 
 /// <summary>The offline pipeline shared by <c>eval</c> and <c>demo</c>; each stage reports wall time and peak memory.</summary>
 public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
 {
-    public const string ModelMethod = "CoNRec (fine-tuned)";
+    public const string ModelMethod = FilterEvaluation.ModelName;
 
     public ExperimentResult Run()
     {
@@ -38,12 +40,7 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
 
         var dataset = stages.Run("data", s =>
         {
-            var ds = o.Source switch
-            {
-                DataSource.Synthetic => SyntheticGenerator.Generate(o.Synthetic),
-                DataSource.MovieLens => MovieLensImporter.Import(Require(o.InputDirectory, "--movielens")),
-                _ => DatasetFiles.Load(Require(o.InputDirectory, "--dataset")),
-            };
+            var ds = LoadDataset(o);
             if (o.Source != DataSource.MovieLens) DatasetFiles.Save(ds, Out("dataset")); // MovieLens may not be redistributed: keep only derived files
             int users = ds.Interactions.Select(x => x.UserId).Distinct().Count();
             int negatives = ds.Interactions.Count(x => x.IsNegative), positives = ds.Interactions.Count(x => x.IsPositive);
@@ -54,7 +51,10 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
         var split = stages.Run("split", s =>
         {
             var sp = TemporalSplit.Create(dataset, o.Split);
-            s.Detail = $"cut-off {sp.Cutoff:yyyy-MM-dd}, {sp.Train.Count} training interactions, {sp.Cases.Count} test cases ({o.Split.WindowDays}-day windows over the last {o.Split.TestDays} days)";
+            if (sp.Cases.Count == 0)
+                throw new InvalidOperationException($"the {o.Split.Protocol} split found no test case (a user window with a future negative and {o.Split.MinPastNegatives} earlier ones); " +
+                                                    "try --split per-user, or a longer --test-days / --window-days");
+            s.Detail = sp.Describe();
             return sp;
         });
 
@@ -80,7 +80,7 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
         {
             var progress = s.Counter(o.RqVae.Epochs, "epochs");
             using var result = RqVaeTrainer.Train(embeddings.Matrix, embeddings.ItemIds.Count, embeddings.Dimension, o.RqVae,
-                new SyncProgress<(int Epoch, double Loss)>(p => progress.Report(p.Epoch + 1)));
+                new SyncProgress<(int Epoch, double Loss)>(p => progress.Report(p.Epoch))); // the trainer reports 1-based epochs
             string path = Out("codebook.safetensors");
             result.ExportCodebook(path);
             result.ExportCatalog(Out("catalog.jsonl"), embeddings.ItemIds);
@@ -93,6 +93,11 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
             return (path, cb, (IReadOnlyDictionary<string, ulong>)cat, summary);
         });
 
+        TrainingSummary? training = null;
+        CasePredictor.Result? predicted = null;
+        string bundleDir = Out("bundle");
+        if (!o.SkipModel)
+        {
         var data = stages.Run("examples", s =>
         {
             var swing = SwingIndex.Build(split.Train.Where(x => x.IsNegative).Select(x => (x.UserId, x.ItemId)), o.Swing);
@@ -101,8 +106,7 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
             return td;
         });
 
-        string bundleDir = Out("bundle");
-        var training = stages.Run("fine-tune", s =>
+        training = stages.Run("fine-tune", s =>
         {
             ProgressReporter? bar = null;
             using var result = FineTuner.Train(bundleDir, codebook, codebookPath, catalog, data.Train, data.Validation, data.Alignment, o.FineTune,
@@ -117,35 +121,46 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
             return summary;
         });
 
-        var predicted = stages.Run("predict", s =>
+        predicted = stages.Run("predict", s =>
         {
-            var r = CasePredictor.Predict(bundleDir, split.Cases, o.GenerateBatchSize, o.Device, s.Counter(split.Cases.Count, "cases"));
+            // Validation cases too: thresholds and profile parameters are chosen on them, never on test cases.
+            var cases = split.Cases.Concat(split.ValidationCases).ToList();
+            var r = CasePredictor.Predict(bundleDir, cases, o.GenerateBatchSize, o.Device, s.Counter(cases.Count, "cases"));
             WritePredictions(Out("eval_predictions.jsonl"), split.Cases, r.Predictions, codebook.Layout);
-            s.Detail = $"{split.Cases.Count} cases, {r.EmptyPrompts} without a usable prompt; prefill {r.Prefill.TotalSeconds:F1} s, decode {r.Decode.TotalSeconds:F1} s";
+            s.Detail = $"{split.Cases.Count} test + {split.ValidationCases.Count} validation cases, {r.EmptyPrompts} without a usable prompt; prefill {r.Prefill.TotalSeconds:F1} s, decode {r.Decode.TotalSeconds:F1} s";
             return r;
         });
+        }
 
-        var (report, servingPoint) = stages.Run("evaluate", s =>
+        var (report, served, statistics) = stages.Run("evaluate", s =>
         {
             var evaluator = new Evaluator(codebook, catalog, o.Eval);
-            var baselines = new Baselines(dataset, split, catalog, o.Eval.K);
-            var rep = new EvalReport { Title = $"CoNRec evaluation on {dataset.Name}", K = o.Eval.K, CategoryRule = baselines.CategoryRulePoint() };
-            rep.Add(evaluator.Evaluate(ModelMethod, split, c => predicted.Predictions[c]));
-            foreach (var r in baselines.EvaluateAll(evaluator)) rep.Add(r);
-            // The demo's starting threshold: the balanced point (most disliked minus liked rejected). The table also
-            // reports the ≤ 5% liked point; an operator picks per scene with the admin tune endpoint.
-            var point = rep.Curves[ModelMethod].Points.OrderByDescending(p => p.DislikedRejectRate - p.LikedRejectRate).ThenByDescending(p => p.Threshold).FirstOrDefault();
+            var outcome = new FilterEvaluation(evaluator, split, dataset, catalog)
+                .Run($"CoNRec evaluation on {dataset.Name}", predicted is null ? null : c => predicted.Predictions[c], o.Profiles, o.Resamples, o.Eval.Seed, o.Eval.K);
+            var stats = DatasetStatistics.Compute(dataset, split.Cases);
+            var rep = outcome.Report;
             rep.Extras["rqvae"] = rqvae;
-            rep.Extras["training"] = training;
-            s.Detail = $"{rep.Rows.Count} methods over {split.Cases.Count} cases";
-            return (rep, point);
+            if (training is not null) rep.Extras["training"] = training;
+            rep.Extras["dataset_statistics"] = stats;
+            rep.Extras["served_configuration"] = outcome.Served;
+            // generate stores what the served row was evaluated with: N recent negatives, M recent positives.
+            if (!o.SkipModel) BundleProfile.Write(bundleDir, outcome.Served.RecentNegatives, outcome.Served.RecentPositives);
+            s.Detail = $"{rep.Rows.Count} methods, {o.Resamples} bootstrap resamples; served: N={outcome.Served.RecentNegatives}, guard {outcome.Served.GuardWeight}, threshold {outcome.Served.Threshold?.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture) ?? "n/a (no validation cases)"}";
+            return (rep, outcome.Served, stats);
         });
 
         report.Extras["stages"] = stages.Timings.Select(t => new { t.Stage, wall_s = Math.Round(t.Wall.TotalSeconds, 2), peak_rss_mib = t.PeakRssBytes >> 20, t.Detail }).ToList();
         report.WriteJson(Out("eval.json"));
         EvalPlots.Write(report, o.OutputDirectory);
-        return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, report, servingPoint);
+        return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, report, served, statistics);
     }
+
+    public static InteractionDataset LoadDataset(ExperimentOptions o) => o.Source switch
+    {
+        DataSource.Synthetic => SyntheticGenerator.Generate(o.Synthetic),
+        DataSource.MovieLens => MovieLensImporter.Import(Require(o.InputDirectory, "--movielens")),
+        _ => DatasetFiles.Load(Require(o.InputDirectory, "--dataset")),
+    };
 
     private static string Require(string? value, string flag) => value ?? throw new ArgumentException($"{flag} DIR is required for this data source");
 

@@ -20,6 +20,12 @@ public static class Presets
         {
             Users = cl.Int("--users", d.Users, 10, 10_000_000), Items = cl.Int("--items", d.Items, 10, 10_000_000),
             Days = cl.Int("--days", d.Days, 36, 3650), Seed = cl.Int("--seed", d.Seed, 0, int.MaxValue),
+            Model = cl.Get("--synthetic") switch
+            {
+                null or "attributes" => SyntheticModel.Attributes,
+                "categories" => SyntheticModel.Categories,
+                var v => throw new UsageException($"option --synthetic = '{v}' must be 'attributes' or 'categories'"),
+            },
         };
     }
 
@@ -44,6 +50,32 @@ public static class Presets
         };
     }
 
+    /// <summary>
+    /// The split, with a per-dataset default protocol. Synthetic data share one calendar and every user is active in the last
+    /// weeks, so one global test period gives many cases and mimics a nightly job. MovieLens and user datasets rate in
+    /// bursts years apart (MovieLens: 84 test cases in a global 28-day period), so each user's own last window is the test.
+    /// </summary>
+    public static SplitOptions Split(CommandLine cl, DataSource source)
+    {
+        var protocol = cl.Get("--split") switch
+        {
+            null => source == DataSource.Synthetic ? SplitProtocol.Global : SplitProtocol.PerUser,
+            "global" => SplitProtocol.Global,
+            "per-user" => SplitProtocol.PerUser,
+            var v => throw new UsageException($"option --split = '{v}' must be 'global' or 'per-user'"),
+        };
+        var d = new SplitOptions();
+        double window = cl.Double("--window-days", d.WindowDays, 0.001, 3650);
+        return new SplitOptions
+        {
+            Protocol = protocol,
+            TestDays = cl.Double("--test-days", d.TestDays, 0.001, 36500),
+            WindowDays = window,
+            ValidationDays = cl.Double("--validation-days", window, 0, 36500),
+            MinPastNegatives = cl.Int("--min-past-negatives", d.MinPastNegatives, 0, 1000),
+        };
+    }
+
     public static ExperimentOptions FromCommandLine(CommandLine cl, string defaultOut)
     {
         bool quick = cl.Flag("--quick");
@@ -57,7 +89,11 @@ public static class Presets
             InputDirectory = movielens ?? dataset,
             Synthetic = Synthetic(cl, quick),
             EmbeddingsFile = cl.Get("--embeddings"),
-            Embedder = new ItemEmbedderOptions { TextWeight = (float)cl.Double("--text-weight", 1.0, 0, 10) },
+            Embedder = new ItemEmbedderOptions
+            {
+                TextWeight = (float)cl.Double("--text-weight", 1.0, 0, 10),
+                NegativeCollaborativeWeight = (float)cl.Double("--codislike-weight", new ItemEmbedderOptions().NegativeCollaborativeWeight, 0, 10),
+            },
             OutputDirectory = cl.Get("--out") ?? defaultOut,
             Device = cl.Get("--device") ?? "cpu",
             Terminal = cl.Flag("--no-progress-bar") ? false : null,
@@ -65,11 +101,23 @@ public static class Presets
             {
                 Seed = seed, Epochs = cl.Int("--rqvae-epochs", quick ? 100 : 400, 1, 100_000), BatchSize = cl.Int("--rqvae-batch", 64, 1, 65_536),
                 CodesPerLevel = cl.Int("--codes", 32, 2, 4096), LatentDim = cl.Int("--latent", 32, 2, 4096),
+                Beta = cl.Double("--rqvae-beta", new RqVaeOptions().Beta, 0, 100),
+                LearningRate = cl.Double("--rqvae-lr", new RqVaeOptions().LearningRate, 1e-6, 1),
+                ResetDeadCodes = cl.Get("--rqvae-reset") is not "off",
+                Disambiguate = cl.Get("--disambiguate") switch
+                {
+                    null or "on" => true,
+                    "off" => false,
+                    var v => throw new UsageException($"option --disambiguate = '{v}' must be 'on' or 'off'"),
+                },
             },
             // MovieLens yields ~4× the synthetic demo's sequences (long rating sessions): one epoch per stage keeps it near 10 minutes.
             FineTune = FineTune(cl, quick, seed, defaultEpochs: movielens is not null ? 1 : 3),
             TrainingData = new TrainingDataOptions { Seed = seed },
             Eval = new EvalOptions { Seed = seed },
+            Split = Split(cl, source),
+            Resamples = cl.Int("--resamples", 1000, 1, 100_000),
+            SkipModel = cl.Flag("--skip-model"),
         };
         return options;
     }

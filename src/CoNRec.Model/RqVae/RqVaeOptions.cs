@@ -26,7 +26,7 @@ public sealed record RqVaeOptions
     /// <summary>λ: weight of the quantisation loss.</summary>
     public double Lambda { get; init; } = 1.0;
     /// <summary>β: weight of the commitment term ‖R − sg[Z]‖².</summary>
-    public double Beta { get; init; } = 0.25;
+    public double Beta { get; init; } = 1.0;
     public int Seed { get; init; } = 1;
     /// <summary>How x is normalised before it is encoded; stored in the exported codebook so the service does the same.</summary>
     public EncoderInputNorm InputNorm { get; init; } = EncoderInputNorm.L2;
@@ -35,6 +35,14 @@ public sealed record RqVaeOptions
     /// <summary>Items (from the training split, seeded sample) whose residuals initialise each level's codebook by k-means.</summary>
     public int KMeansSamples { get; init; } = 4096;
     public int KMeansIterations { get; init; } = 25;
+    /// <summary>
+    /// Append a disambiguation level (<see cref="Disambiguation"/>): SIDs get Levels + 1 codes and items that collided on
+    /// the trained levels become distinct. Costs ⌈log2 K⌉ bits per stored SID and K more tokens in the model's vocabulary.
+    /// </summary>
+    public bool Disambiguate { get; init; }
+
+    /// <summary>Training stops after this many epochs without a better held-out loss (the best epoch is kept).</summary>
+    public int Patience { get; init; } = 30;
     /// <summary>After each epoch but the last, codes no training item used are moved onto random residuals of their level.</summary>
     public bool ResetDeadCodes { get; init; } = true;
 
@@ -47,7 +55,7 @@ public sealed record RqVaeOptions
         }
         Check(Levels is >= 1 and <= SidLayout.MaxLevels, nameof(Levels), Levels, $"in [1, {SidLayout.MaxLevels}]");
         Check(CodesPerLevel is >= 2 and <= SidLayout.MaxCodesPerLevel, nameof(CodesPerLevel), CodesPerLevel, $"in [2, {SidLayout.MaxCodesPerLevel}]");
-        try { _ = new SidLayout(Levels, CodesPerLevel); }
+        try { _ = new SidLayout(Levels + (Disambiguate ? 1 : 0), CodesPerLevel); }
         catch (ArgumentOutOfRangeException e) { throw new ArgumentOutOfRangeException(nameof(Levels), $"RqVaeOptions: {e.Message}"); }
         Check(LatentDim is >= 1 and <= MaxWidth, nameof(LatentDim), LatentDim, $"in [1, {MaxWidth}]");
         Check(Hidden is not null && Hidden.Count <= MaxHiddenLayers, nameof(Hidden), Hidden?.Count ?? -1, $"a list of at most {MaxHiddenLayers} widths (the stored encoder has at most {CodebookEncoder.MaxLayers} layers)");
@@ -61,6 +69,7 @@ public sealed record RqVaeOptions
         Check(HoldOutFraction is >= 0 and <= 0.5, nameof(HoldOutFraction), HoldOutFraction, "in [0, 0.5]");
         Check(KMeansSamples >= 1, nameof(KMeansSamples), KMeansSamples, ">= 1");
         Check(KMeansIterations is >= 0 and <= 1000, nameof(KMeansIterations), KMeansIterations, "in [0, 1000]");
+        Check(Patience is >= 1 and <= 100_000, nameof(Patience), Patience, "in [1, 100000]");
         Check(Enum.IsDefined(InputNorm), nameof(InputNorm), InputNorm, "None or L2");
     }
 }

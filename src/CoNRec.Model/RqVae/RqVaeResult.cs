@@ -29,6 +29,22 @@ public sealed class RqVaeResult(RqVae model, RqVaeOptions options, int inputDim,
     /// <summary>Mean latent over every item (what <see cref="ExportCodebook"/> centres by); null leaves the export uncentred.</summary>
     public float[]? LatentMean { get; init; }
 
+    /// <summary>The held-out items' loss after each epoch (empty without held-out items): it decides the exported epoch.</summary>
+    public double[] HeldOutLossCurve { get; init; } = [];
+
+    /// <summary>The 0-based epoch whose parameters were kept (best held-out loss), and whether patience ended training.</summary>
+    public int BestEpoch { get; init; }
+    public bool StoppedEarly { get; init; }
+
+    /// <summary>The disambiguation level's codewords [K, d] (null without one); exported as the last level.</summary>
+    public float[]? DisambiguationCodebook { get; init; }
+
+    /// <summary>The collision rate of the trained levels alone (equal to <see cref="CollisionRate"/> without disambiguation).</summary>
+    public double CollisionRateBeforeDisambiguation { get; init; }
+
+    /// <summary>Levels of the exported SIDs: the trained ones, plus the disambiguation level when there is one.</summary>
+    public int ExportedLevels => Options.Levels + (DisambiguationCodebook is null ? 0 : 1);
+
     /// <summary>
     /// Writes the codebook file the service loads: <c>codebooks</c> [L, K, d] F32, the encoder as
     /// <c>encoder.layers.{i}.weight</c> [out, in] / <c>.bias</c> [out] F32, and metadata naming the activation and the
@@ -53,7 +69,8 @@ public sealed class RqVaeResult(RqVae model, RqVaeOptions options, int inputDim,
         }
         var entries = new List<SafeTensorsWriter.Entry>
         {
-            SafeTensorsWriter.F32(Codebook.TensorName, [Options.Levels, Options.CodesPerLevel, Options.LatentDim], codebooks),
+            SafeTensorsWriter.F32(Codebook.TensorName, [ExportedLevels, Options.CodesPerLevel, Options.LatentDim],
+                DisambiguationCodebook is { } extra ? [.. codebooks, .. extra] : codebooks),
         };
         for (int i = 0; i < layers.Count; i++)
         {

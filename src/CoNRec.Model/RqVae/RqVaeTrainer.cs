@@ -12,6 +12,8 @@ namespace CoNRec.Model.RqVae;
 /// </summary>
 public static class RqVaeTrainer
 {
+    private sealed record FitCurve(double[] Train, double[] HeldOut, int BestEpoch, bool StoppedEarly);
+
     /// <summary>Items per inference chunk: bounds the [B, K, d] distance tensor.</summary>
     private const int InferenceChunk = 1024;
 
@@ -40,9 +42,18 @@ public static class RqVaeTrainer
         try
         {
             InitialiseCodebooks(model, all, train, o, rng);
-            var curve = Fit(model, all, train, o, rng, progress);
+            var fit = Fit(model, all, train, heldOut, o, rng, progress);
             model.eval();
             var (sids, mse, cos) = Evaluate(model, all, n);
+            double collisionsBefore = RqVaeMetrics.CollisionRate(sids);
+            float[]? extra = null;
+            if (o.Disambiguate)
+            {
+                var residuals = FinalResiduals(model, all);
+                var d = Disambiguation.Assign(residuals, o.LatentDim, sids, o.CodesPerLevel, o.KMeansIterations, rng);
+                extra = d.Codebook;
+                for (int i = 0; i < n; i++) sids[i] = [.. sids[i], d.Codes[i]];
+            }
             float[] mean;
             using (torch.no_grad())
             using (var latent = model.Encode(all))
@@ -50,8 +61,11 @@ public static class RqVaeTrainer
                 mean = m.data<float>().ToArray();
             return new RqVaeResult(model, o, inDim, sids,
                 Stats(train, mse, cos), Stats(heldOut, mse, cos),
-                RqVaeMetrics.Utilisation(sids, o.Levels, o.CodesPerLevel), RqVaeMetrics.CollisionRate(sids), curve, heldOut)
-            { LatentMean = mean };
+                RqVaeMetrics.Utilisation(sids, sids.Length == 0 ? o.Levels : sids[0].Length, o.CodesPerLevel), RqVaeMetrics.CollisionRate(sids), fit.Train, heldOut)
+            {
+                LatentMean = mean, HeldOutLossCurve = fit.HeldOut, BestEpoch = fit.BestEpoch, StoppedEarly = fit.StoppedEarly,
+                DisambiguationCodebook = extra, CollisionRateBeforeDisambiguation = collisionsBefore,
+            };
         }
         catch
         {
@@ -98,38 +112,96 @@ public static class RqVaeTrainer
         }
     }
 
-    private static double[] Fit(RqVae model, Tensor all, int[] train, RqVaeOptions o, Random rng, IProgress<(int, double)>? progress)
+    /// <summary>
+    /// Adam on the training items. After every epoch the held-out items' loss is measured (eval mode, no gradient); the
+    /// parameters of the best held-out epoch are kept, and training stops once <see cref="RqVaeOptions.Patience"/>
+    /// epochs pass without improving it, so a run whose loss drifts upward is cut short and the best epoch is exported.
+    /// Without held-out items every epoch runs and the last one is kept.
+    /// </summary>
+    private static FitCurve Fit(RqVae model, Tensor all, int[] train, int[] heldOut, RqVaeOptions o, Random rng, IProgress<(int, double)>? progress)
     {
-        var curve = new double[o.Epochs];
-        if (train.Length == 0) return curve;
+        var trainCurve = new List<double>();
+        var heldOutCurve = new List<double>();
+        if (train.Length == 0) return new FitCurve([], [], 0, false);
         using var optimizer = torch.optim.Adam(model.parameters(), o.LearningRate);
+        using var heldOutIndex = heldOut.Length == 0 ? null : torch.tensor(heldOut.Select(i => (long)i).ToArray());
         var order = train.ToArray();
         var used = new bool[o.Levels * o.CodesPerLevel];
-        for (int epoch = 0; epoch < o.Epochs; epoch++)
+        double best = double.PositiveInfinity;
+        int bestEpoch = -1;
+        Dictionary<string, Tensor>? bestState = null;
+        bool stoppedEarly = false;
+        try
         {
-            model.train();
-            rng.Shuffle(order);
-            Array.Clear(used);
-            double total = 0;
-            for (int start = 0; start < order.Length; start += o.BatchSize)
+            for (int epoch = 0; epoch < o.Epochs; epoch++)
             {
-                using var scope = torch.NewDisposeScope();
-                int count = Math.Min(o.BatchSize, order.Length - start);
-                var index = torch.tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray());
-                var batch = all.index_select(0, index);
-                optimizer.zero_grad();
-                var output = model.forward(batch);
-                output.Loss.backward();
-                optimizer.step();
-                total += output.Loss.item<float>() * count;
-                var codes = output.Codes.data<long>().ToArray();
-                for (int k = 0; k < codes.Length; k++) used[((k % o.Levels) * o.CodesPerLevel) + (int)codes[k]] = true;
+                model.train();
+                rng.Shuffle(order);
+                Array.Clear(used);
+                double total = 0, recon = 0, quant = 0;
+                for (int start = 0; start < order.Length; start += o.BatchSize)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    int count = Math.Min(o.BatchSize, order.Length - start);
+                    var index = torch.tensor(order.AsSpan(start, count).ToArray().Select(i => (long)i).ToArray());
+                    var batch = all.index_select(0, index);
+                    optimizer.zero_grad();
+                    var output = model.forward(batch);
+                    output.Loss.backward();
+                    optimizer.step();
+                    total += output.Loss.item<float>() * count;
+                    recon += output.ReconstructionLoss.item<float>() * count;
+                    quant += output.QuantizationLoss.item<float>() * count;
+                    var codes = output.Codes.data<long>().ToArray();
+                    for (int k = 0; k < codes.Length; k++) used[((k % o.Levels) * o.CodesPerLevel) + (int)codes[k]] = true;
+                }
+                trainCurve.Add(total / order.Length);
+                if (Environment.GetEnvironmentVariable("CONREC_RQVAE_TRACE") is not null)
+                    Console.Error.WriteLine($"rqvae epoch {epoch + 1}: loss {total / order.Length:F4} recon {recon / order.Length:F4} quant {quant / order.Length:F4}");
+                if (heldOutIndex is not null)
+                {
+                    double loss = HeldOutLoss(model, all, heldOutIndex);
+                    heldOutCurve.Add(loss);
+                    if (loss < best - 1e-9)
+                    {
+                        best = loss;
+                        bestEpoch = epoch;
+                        DisposeState(bestState);
+                        bestState = Snapshot(model);
+                    }
+                }
+                progress?.Report((epoch + 1, trainCurve[^1]));
+                if (heldOutIndex is not null && epoch - bestEpoch >= o.Patience) { stoppedEarly = true; break; }
+                if (o.ResetDeadCodes && epoch < o.Epochs - 1) ResetDeadCodes(model, all, train, used, o, rng);
             }
-            curve[epoch] = total / order.Length;
-            progress?.Report((epoch + 1, curve[epoch]));
-            if (o.ResetDeadCodes && epoch < o.Epochs - 1) ResetDeadCodes(model, all, train, used, o, rng);
+            if (bestState is not null)
+            {
+                using var _ = torch.no_grad();
+                foreach (var (name, p) in model.named_parameters()) p.copy_(bestState[name]);
+            }
         }
-        return curve;
+        finally { DisposeState(bestState); }
+        return new FitCurve([.. trainCurve], [.. heldOutCurve], bestEpoch < 0 ? trainCurve.Count - 1 : bestEpoch, stoppedEarly);
+    }
+
+    private static double HeldOutLoss(RqVae model, Tensor all, Tensor heldOut)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        model.eval();
+        return model.forward(all.index_select(0, heldOut)).Loss.item<float>();
+    }
+
+    private static Dictionary<string, Tensor> Snapshot(RqVae model)
+    {
+        using var _ = torch.no_grad();
+        return model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+    }
+
+    private static void DisposeState(Dictionary<string, Tensor>? state)
+    {
+        if (state is null) return;
+        foreach (var t in state.Values) t.Dispose();
     }
 
     /// <summary>Moves each code no training item used this epoch onto a random training item's residual at its level.</summary>
@@ -146,6 +218,18 @@ public static class RqVaeTrainer
             for (int c = 0; c < k; c++)
                 if (!used[(l * k) + c])
                     model.Codebooks[l][c].copy_(residuals[l][rng.Next(picks.Length)]);
+    }
+
+    /// <summary>Every item's residual after the last level (latent − Σ its codewords), row-major [n, d].</summary>
+    private static float[] FinalResiduals(RqVae model, Tensor all)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var latent = model.Encode(all);
+        var (codes, _) = model.Quantize(latent);
+        var residual = latent;
+        for (int l = 0; l < model.Levels; l++) residual = residual - model.Codebooks[l].index_select(0, codes[.., l]);
+        return residual.contiguous().data<float>().ToArray();
     }
 
     /// <summary>SIDs of all items, and per item the MSE and cosine of its input vs decoder(x̂).</summary>

@@ -25,6 +25,12 @@ namespace CoNRec.Offline.Data;
 /// leak the latent area.</item>
 /// </list>
 /// With the defaults roughly 10% of recorded interactions are negative, as sparse as in the paper's datasets.
+/// <para><b>Attributes model</b> (the default, <see cref="SyntheticModel.Attributes"/>): items also carry 0–2 attributes drawn
+/// independently of their category and named in their title, and a broad style category besides their leaf. A user's
+/// dislikes are mostly attributes, anywhere or within one top category (the paper's Figure 1: bulky shoes and bulky
+/// slippers, wired headphones but not all audio), sometimes a leaf; liked items share those categories. Blocking whole
+/// categories then removes many liked items, as on real data. <see cref="SyntheticModel.Categories"/> keeps the earlier
+/// story (whole leaves disliked) and its exact draws.</para>
 /// </summary>
 public static class SyntheticGenerator
 {
@@ -49,6 +55,8 @@ public static class SyntheticGenerator
         var topWords = Enumerable.Range(0, tops).Select(_ => Vocabulary(spec.WordsPerTopCategory)).ToArray();
         var subWords = Enumerable.Range(0, subs).Select(_ => Vocabulary(spec.WordsPerSubCategory)).ToArray();
         var leafWords = Enumerable.Range(0, leaves).Select(_ => Vocabulary(spec.WordsPerLeaf)).ToArray();
+        bool attributesModel = spec.Model == SyntheticModel.Attributes;
+        var attributeWords = attributesModel ? Enumerable.Range(0, spec.Attributes).Select(_ => Vocabulary(spec.WordsPerAttribute)).ToArray() : [];
         // Top categories differ in price level (e.g. books vs. electronics), so the numbers carry a weak category signal too.
         var logPrice = Enumerable.Range(0, tops).Select(_ => Math.Log(5) + 3 * rng.NextDouble()).ToArray();
 
@@ -59,6 +67,7 @@ public static class SyntheticGenerator
         int n = spec.Items;
         var itemLeaf = new int[n];
         var items = new ItemFeatures[n];
+        var itemAttributes = new int[n][];
         for (int j = 0; j < n; j++)
         {
             int leaf = j < leaves ? j : rng.Next(leaves);
@@ -71,9 +80,28 @@ public static class SyntheticGenerator
             if (rng.NextDouble() < 0.3) title.Add(Pick(rng, topWords[top]));
             int sharedCount = 1 + rng.Next(2);
             for (int k = 0; k < sharedCount; k++) title.Add(Pick(rng, shared));
+            // Attributes model: 0–2 attributes drawn independently of the category (they cut across it), each named in the
+            // title; and a broad style category besides the leaf, as films have genres besides their subject.
+            var attributes = new List<int>();
+            string? style = null;
+            if (attributesModel)
+            {
+                if (rng.NextDouble() < spec.AttributeProbability)
+                {
+                    attributes.Add(rng.Next(spec.Attributes));
+                    if (rng.NextDouble() < spec.SecondAttributeProbability)
+                    {
+                        int second = rng.Next(spec.Attributes);
+                        if (second != attributes[0]) attributes.Add(second);
+                    }
+                }
+                foreach (var a in attributes) title.Add(Pick(rng, attributeWords[a]));
+                style = $"s{rng.Next(spec.Styles)}";
+            }
+            itemAttributes[j] = [.. attributes];
             Shuffle(rng, title);
             double price = Math.Round(Math.Exp(logPrice[top] + 0.5 * Gaussian(rng)), 2);
-            items[j] = new ItemFeatures($"i{j}", string.Join(' ', title.Select(Capitalise)), [LeafPath(leaf)],
+            items[j] = new ItemFeatures($"i{j}", string.Join(' ', title.Select(Capitalise)), style is null ? [LeafPath(leaf)] : [LeafPath(leaf), style],
                 new Dictionary<string, double>(StringComparer.Ordinal) { ["price"] = price });
         }
 
@@ -96,10 +124,22 @@ public static class SyntheticGenerator
             string userId = $"u{u}";
             Array.Clear(disliked);
             var negativeAreas = new List<string>();
+            var aversions = new List<AttributeAversion>();
             int negCount = rng.Next(spec.MinNegativeAreas, spec.MaxNegativeAreas + 1);
             for (int a = 0; a < negCount; a++)
             {
-                if (rng.NextDouble() < spec.SubCategoryNegativeProbability)
+                double kind = attributesModel ? rng.NextDouble() : 1;
+                if (kind < spec.GlobalAttributeAversionProbability)
+                {
+                    var aversion = new AttributeAversion(rng.Next(spec.Attributes), null);
+                    if (!aversions.Contains(aversion)) aversions.Add(aversion);
+                }
+                else if (kind < spec.GlobalAttributeAversionProbability + spec.ScopedAttributeAversionProbability)
+                {
+                    var aversion = new AttributeAversion(rng.Next(spec.Attributes), $"c{rng.Next(tops)}");
+                    if (!aversions.Contains(aversion)) aversions.Add(aversion);
+                }
+                else if (rng.NextDouble() < spec.SubCategoryNegativeProbability)
                 {
                     int sub = rng.Next(subs);
                     if (negativeAreas.Contains(SubPath(sub))) continue;
@@ -122,7 +162,14 @@ public static class SyntheticGenerator
                 if (!liked.Contains(sub)) liked.Add(sub);
             }
             var likedSubs = liked.Where(s => subSampler[s] is not null).ToArray();
-            users[userId] = new SyntheticUser(userId, negativeAreas, [.. liked.Select(SubPath)]);
+            var user = new SyntheticUser(userId, negativeAreas, [.. liked.Select(SubPath)]) { Aversions = aversions };
+            users[userId] = user;
+            bool[]? itemDisliked = null;
+            if (attributesModel)
+            {
+                itemDisliked = new bool[n];
+                for (int j = 0; j < n; j++) itemDisliked[j] = user.Dislikes(items[j].Categories[0], itemAttributes[j]);
+            }
 
             double activity = Math.Exp(0.5 * Gaussian(rng) - 0.125);
             var seen = new HashSet<int>();
@@ -141,7 +188,7 @@ public static class SyntheticGenerator
                     if (!seen.Add(item)) continue;
                     var ts = spec.Start.AddSeconds(second);
                     int leaf = itemLeaf[item];
-                    if (disliked[leaf])
+                    if (itemDisliked is not null ? itemDisliked[item] : disliked[leaf])
                     {
                         if (r < spec.NegativeInAreaProbability)
                             interactions.Add(new Interaction(userId, items[item].ItemId, ts, FeedbackKind.Negative, Pick(rng, Reasons)));
@@ -160,7 +207,10 @@ public static class SyntheticGenerator
             }
         }
         var name = string.Create(CultureInfo.InvariantCulture, $"synthetic-{spec.Seed}");
-        return new SyntheticResult(InteractionDataset.Create(name, items, interactions), users);
+        return new SyntheticResult(InteractionDataset.Create(name, items, interactions), users)
+        {
+            ItemAttributes = Enumerable.Range(0, n).ToDictionary(j => items[j].ItemId, j => (IReadOnlyList<int>)itemAttributes[j], StringComparer.Ordinal),
+        };
     }
 
     private static string NewWord(Random rng, HashSet<string> used)

@@ -4,8 +4,18 @@ namespace CoNRec.Offline.Data;
 /// Knobs of <see cref="SyntheticGenerator"/>. Defaults give about 1500 users, 1200 items and ~55K interactions with
 /// ~10% negatives (the paper's datasets have sparse negatives); see the generator for the generative story.
 /// </summary>
+/// <summary>The generative story of <see cref="SyntheticGenerator"/>.</summary>
+public enum SyntheticModel { Attributes, Categories }
+
 public sealed record SyntheticSpec
 {
+    /// <summary>
+    /// Which generative story: <see cref="SyntheticModel.Attributes"/> (default) makes users dislike attributes that cut
+    /// across categories, as real users do; <see cref="SyntheticModel.Categories"/> is the earlier generator, where each
+    /// user dislikes whole leaf categories (a category rule is then close to an oracle).
+    /// </summary>
+    public SyntheticModel Model { get; init; } = SyntheticModel.Attributes;
+
     public int Users { get; init; } = 1500;
     public int Items { get; init; } = 1200;
     public int Days { get; init; } = 60;
@@ -49,6 +59,19 @@ public sealed record SyntheticSpec
     public int WordsPerTopCategory { get; init; } = 6;
     public int SharedWords { get; init; } = 40;
 
+    /// <summary>Attributes model: item attributes (e.g. "bulky", "wired"), each item carries 0–2, independent of its category.</summary>
+    public int Attributes { get; init; } = 12;
+    /// <summary>Attributes model: P(an item has at least one attribute), and P(a second one | one).</summary>
+    public double AttributeProbability { get; init; } = 0.6;
+    public double SecondAttributeProbability { get; init; } = 0.3;
+    /// <summary>Attributes model: broad style categories (like film genres); every item gets one besides its leaf.</summary>
+    public int Styles { get; init; } = 8;
+    /// <summary>Attributes model: how a user's aversion is drawn: an attribute anywhere, an attribute within one top category, else a leaf.</summary>
+    public double GlobalAttributeAversionProbability { get; init; } = 0.45;
+    public double ScopedAttributeAversionProbability { get; init; } = 0.35;
+    /// <summary>Attributes model: attribute words per attribute (titles carry them, so text embeddings can see attributes).</summary>
+    public int WordsPerAttribute { get; init; } = 4;
+
     internal void Validate()
     {
         static void Range(string name, double v, double lo, double hi)
@@ -78,6 +101,14 @@ public sealed record SyntheticSpec
         Range(nameof(WordsPerSubCategory), WordsPerSubCategory, 1, 1000);
         Range(nameof(WordsPerTopCategory), WordsPerTopCategory, 1, 1000);
         Range(nameof(SharedWords), SharedWords, 1, 10000);
+        if (!Enum.IsDefined(Model)) throw new ArgumentOutOfRangeException(nameof(Model), Model, "Model must be Attributes or Categories");
+        Range(nameof(Attributes), Attributes, 1, 1000);
+        Range(nameof(AttributeProbability), AttributeProbability, 0, 1);
+        Range(nameof(SecondAttributeProbability), SecondAttributeProbability, 0, 1);
+        Range(nameof(Styles), Styles, 1, 1000);
+        Range(nameof(GlobalAttributeAversionProbability), GlobalAttributeAversionProbability, 0, 1);
+        Range(nameof(ScopedAttributeAversionProbability), ScopedAttributeAversionProbability, 0, 1 - GlobalAttributeAversionProbability);
+        Range(nameof(WordsPerAttribute), WordsPerAttribute, 1, 1000);
         if (Users * ExposuresPerUserPerDay * Days > 2e8) throw new ArgumentOutOfRangeException(nameof(ExposuresPerUserPerDay), "Users × ExposuresPerUserPerDay × Days must be at most 2e8 exposures");
     }
 }

@@ -19,6 +19,10 @@ namespace CoNRec.Offline.Embeddings;
 /// <item>Collaborative: U·Σ^½ of a rank-k randomized SVD of the item × user matrix built from the training interactions only
 /// (positive +1, negative −1, neutral exposure +0.25, repeated pairs summed; users ordered by id so the result does not
 /// depend on input order). Items without training interactions get zeros in this block.</item>
+/// <item>Co-dislike: the same factorisation of the negative feedback alone (1 per negative). Likes outnumber dislikes
+/// several times, so in the block above items group by what people like; here they group by who dislikes them
+/// together, which is what a negative filter needs: a dislike of "bulky" spans shoes and slippers, and shows up as
+/// the same users disliking both (the co-occurrence the paper's Swing expansion also uses).</item>
 /// </list>
 /// </summary>
 public static class ItemEmbedder
@@ -34,10 +38,13 @@ public static class ItemEmbedder
             if (!index.TryAdd(items[i].ItemId, i)) throw new ArgumentException($"item '{items[i].ItemId}' appears twice", nameof(items));
 
         var numberStats = NumberStatistics(items);
-        var factors = CollaborativeFactors(items.Count, index, trainInteractions, o);
+        var factors = CollaborativeFactors(items.Count, index, trainInteractions, o, o.Factors,
+            x => x.IsNegative ? o.NegativeValue : x.IsPositive ? o.PositiveValue : o.NeutralValue);
+        var dislikes = CollaborativeFactors(items.Count, index, trainInteractions, o, o.NegativeFactors, x => x.IsNegative ? 1 : 0);
 
         var matrix = new float[checked(m * dim)];
         int catStart = 0, textStart = o.CategoryBuckets, numStart = textStart + o.TextBuckets, cfStart = numStart + 2 * o.NumberSlots;
+        int negStart = cfStart + o.Factors;
         for (int i = 0; i < m; i++)
         {
             var row = matrix.AsSpan(i * dim, dim);
@@ -69,6 +76,10 @@ public static class ItemEmbedder
             var cf = row.Slice(cfStart, o.Factors);
             for (int k = 0; k < o.Factors; k++) cf[k] = (float)factors[i, k];
             Finish(cf, o.CollaborativeWeight);
+
+            var neg = row.Slice(negStart, o.NegativeFactors);
+            for (int k = 0; k < o.NegativeFactors; k++) neg[k] = (float)dislikes[i, k];
+            Finish(neg, o.NegativeCollaborativeWeight);
 
             Finish(row, 1f);
         }
@@ -134,8 +145,10 @@ public static class ItemEmbedder
         })];
     }
 
-    private static double[,] CollaborativeFactors(int itemCount, Dictionary<string, int> index, IReadOnlyList<Interaction> interactions, ItemEmbedderOptions o)
+    private static double[,] CollaborativeFactors(int itemCount, Dictionary<string, int> index, IReadOnlyList<Interaction> interactions, ItemEmbedderOptions o,
+        int rank, Func<Interaction, double> value)
     {
+        if (rank == 0) return new double[itemCount, 0];
         var users = new SortedSet<string>(StringComparer.Ordinal);
         var used = new List<Interaction>();
         foreach (var x in interactions)
@@ -151,23 +164,24 @@ public static class ItemEmbedder
         var cells = new SortedDictionary<long, double>();
         foreach (var x in used)
         {
-            double value = x.IsNegative ? o.NegativeValue : x.IsPositive ? o.PositiveValue : o.NeutralValue;
+            double v = value(x);
+            if (v == 0) continue;
             long key = (long)index[x.ItemId] * userIndex.Count + userIndex[x.UserId];
-            cells[key] = cells.GetValueOrDefault(key) + value;
+            cells[key] = cells.GetValueOrDefault(key) + v;
         }
         var rowStart = new int[itemCount + 1];
         var cols = new int[cells.Count];
         var values = new double[cells.Count];
         int p = 0;
-        foreach (var (key, value) in cells)
+        foreach (var (key, cell) in cells)
         {
             int row = (int)(key / Math.Max(1, userIndex.Count));
             rowStart[row + 1]++;
             cols[p] = (int)(key % Math.Max(1, userIndex.Count));
-            values[p++] = value;
+            values[p++] = cell;
         }
         for (int r = 0; r < itemCount; r++) rowStart[r + 1] += rowStart[r];
         var sparse = new RandomizedSvd.Sparse(itemCount, userIndex.Count, rowStart, cols, values);
-        return RandomizedSvd.LeftFactors(sparse, o.Factors, o.Oversampling, o.PowerIterations, o.Seed);
+        return RandomizedSvd.LeftFactors(sparse, rank, o.Oversampling, o.PowerIterations, o.Seed);
     }
 }

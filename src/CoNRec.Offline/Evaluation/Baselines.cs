@@ -1,3 +1,4 @@
+using CoNRec.Core;
 using CoNRec.Offline.Data;
 
 namespace CoNRec.Offline.Evaluation;
@@ -11,6 +12,8 @@ namespace CoNRec.Offline.Evaluation;
 /// K items most disliked in train that share a category with one of the user's past negatives. As a filter it is
 /// binary: <see cref="CategoryRulePoint"/>.</item>
 /// <item><see cref="GlobalTopDisliked"/>: the K items with the most negatives in train, the same for everyone.</item>
+/// <item><see cref="ExactItemBlockName"/>: the status quo the paper describes, as a rule: block exactly the items the user
+/// disliked before (by item, not SID).</item>
 /// </list>
 /// Train counts rank ties by ordinal item id.
 /// </summary>
@@ -19,6 +22,8 @@ public sealed class Baselines
     public const string PastNegativesName = "PastNegatives";
     public const string CategoryBlockName = "CategoryBlock";
     public const string GlobalTopDislikedName = "GlobalTopDisliked";
+    public const string CategoryRuleName = "CategoryRule";
+    public const string ExactItemBlockName = "ExactItemBlock";
 
     private readonly InteractionDataset _dataset;
     private readonly TemporalSplit _split;
@@ -45,13 +50,48 @@ public sealed class Baselines
         _globalTop = TopSids(_rankedByTrainNegatives);
     }
 
+    /// <summary>The user's most recent distinct past negatives: the profile's recent-negatives part with N = K.</summary>
     public IReadOnlyList<ulong> PastNegatives(EvalCase c)
     {
         ArgumentNullException.ThrowIfNull(c);
-        var recentFirst = new List<string>();
-        for (int k = c.History.Count - 1; k >= 0; k--) if (c.History[k].IsNegative) recentFirst.Add(c.History[k].ItemId);
-        return TopSids(recentFirst);
+        return RecentSids.Take(NegativesNewestFirst(c), _catalog, Math.Min(K, SidSetCodec.MaxCount));
     }
+
+    /// <summary>The items of a case's history with negative (or positive) feedback, newest first.</summary>
+    public static IEnumerable<string> NegativesNewestFirst(EvalCase c) => NewestFirst(c, negative: true);
+
+    public static IEnumerable<string> PositivesNewestFirst(EvalCase c) => NewestFirst(c, negative: false);
+
+    private static IEnumerable<string> NewestFirst(EvalCase c, bool negative)
+    {
+        for (int k = c.History.Count - 1; k >= 0; k--)
+            if (negative ? c.History[k].IsNegative : c.History[k].IsPositive) yield return c.History[k].ItemId;
+    }
+
+    /// <summary>Status quo: per case, block exactly the items the user gave negative feedback before the case starts.</summary>
+    public static Func<string, bool> ExactItemBlock(EvalCase c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        var disliked = NegativesNewestFirst(c).ToHashSet(StringComparer.Ordinal);
+        return disliked.Contains;
+    }
+
+    /// <summary>The category rule per case: block every item sharing a category with one of the user's past negatives.</summary>
+    public Func<string, bool> CategoryRule(EvalCase c)
+    {
+        var blocked = DislikedCategories(c);
+        return item => SharesCategory(item, blocked);
+    }
+
+    /// <summary>Every baseline as an evaluation method: three predicted sets and two binary rules.</summary>
+    public IReadOnlyList<EvalMethod> Methods() =>
+    [
+        EvalMethod.Generator(PastNegativesName, PastNegatives) with { Detail = $"the user's {K} most recent past negatives" },
+        EvalMethod.Generator(CategoryBlockName, CategoryBlock) with { Detail = $"the {K} most-disliked items in the user's disliked categories" },
+        EvalMethod.Generator(GlobalTopDislikedName, GlobalTopDisliked) with { Detail = $"the {K} most-disliked items overall" },
+        EvalMethod.BinaryRule(CategoryRuleName, CategoryRule) with { Detail = "block every category the user ever disliked" },
+        EvalMethod.BinaryRule(ExactItemBlockName, ExactItemBlock) with { Detail = "block exactly the items the user disliked before" },
+    ];
 
     public IReadOnlyList<ulong> CategoryBlock(EvalCase c)
     {

@@ -13,10 +13,11 @@ namespace CoNRec.Offline.Evaluation;
 /// <item>LIF@K: over cases with at least one long-tail future negative (fewer than
 /// <see cref="EvalOptions.LongTailItemNegatives"/> negatives by anyone at or before the case start); a hit needs a
 /// long-tail item's SID in the set (the paper's "FHR@20 measured on long-tail items", read per case).</item>
-/// <item>Candidate Acc: the first future negative plus distractors (see <see cref="Candidates"/>), each scored by its max
-/// cosine to the predicted set through the codebook; credit 1 when the target scores strictly highest, 1/t when it ties
-/// with t − 1 others for the top (an empty predicted set ties everything: chance level), else 0.</item>
+/// <item>Candidate Acc: the first future negative plus distractors (see <see cref="Candidates"/>), each scored by the
+/// serving rule (<see cref="ProfileScoring"/>) against the method's profile; credit 1 when the target scores strictly
+/// highest, 1/t when it ties with t − 1 others for the top (an empty profile ties everything: chance level), else 0.</item>
 /// </list>
+/// For a profile method the hit set is its whole negative side (predicted ∪ recent negatives); a rule has no hit rates.
 /// </summary>
 public sealed class Evaluator
 {
@@ -43,55 +44,167 @@ public sealed class Evaluator
         Options = options;
     }
 
-    public MethodResult Evaluate(string method, TemporalSplit split, Func<EvalCase, IReadOnlyList<ulong>> predict)
+    /// <summary>A generator's predictions on the split's test cases (the common case, kept short for tests and baselines).</summary>
+    public MethodResult Evaluate(string method, TemporalSplit split, Func<EvalCase, IReadOnlyList<ulong>> predict) =>
+        Evaluate(EvalMethod.Generator(method, predict), split.Cases, split);
+
+    /// <summary>
+    /// Scores one method on <paramref name="cases"/> (test or validation cases of <paramref name="split"/>). Every future item
+    /// and every Candidate Acc candidate of a case is scored in one call of the serving rule, so a score never depends on
+    /// which other items were scored with it.
+    /// </summary>
+    public MethodResult Evaluate(EvalMethod method, IReadOnlyList<EvalCase> cases, TemporalSplit split)
     {
-        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(cases);
         ArgumentNullException.ThrowIfNull(split);
-        ArgumentNullException.ThrowIfNull(predict);
-        int d = _codebook.Dimension;
+        if (method.Kind == MethodKind.Rule ? method.Blocks is null : method.Profile is null)
+            throw new ArgumentException($"method '{method.Name}' of kind {method.Kind} has no {(method.Kind == MethodKind.Rule ? "rule" : "profile")}", nameof(method));
         int hr = 0, fhr = 0, luf = 0, lufCases = 0, lif = 0, lifCases = 0;
         double candidateCredit = 0;
-        var samples = new List<(float Score, bool Disliked)>();
+        var outcomes = new CaseOutcome[cases.Count];
+        var items = new List<ScoredItem>();
+        var scratch = new CaseScratch();
 
-        foreach (var c in split.Cases)
+        for (int ci = 0; ci < cases.Count; ci++)
         {
-            var predicted = predict(c) ?? throw new InvalidOperationException($"method '{method}' returned null for user '{c.UserId}' at {c.At:O}");
-            var set = new HashSet<ulong>();
-            foreach (var sid in predicted.Take(Options.K))
+            var c = cases[ci];
+            var candidates = Candidates(c, split);
+            // Items of the case: future negatives, future positives, then the Candidate Acc candidates.
+            var asked = new List<string>(c.FutureNegatives.Count + c.FuturePositives.Count + candidates.Count);
+            asked.AddRange(c.FutureNegatives);
+            asked.AddRange(c.FuturePositives);
+            asked.AddRange(candidates);
+            float[] scores;
+            HashSet<ulong>? set = null;
+            if (method.Kind == MethodKind.Rule)
             {
-                if (!_codebook.Layout.IsValidPacked(sid))
-                    throw new InvalidOperationException($"method '{method}' predicted SID 0x{sid:x} for user '{c.UserId}', not valid for {_codebook.Levels} levels x {_codebook.CodesPerLevel} codes");
-                set.Add(sid);
+                var blocks = method.Blocks!(c);
+                scores = [.. asked.Select(i => blocks(i) ? 1f : 0f)];
             }
-            var rows = new float[set.Count * d];
-            int r = 0;
-            foreach (var sid in set) _codebook.Reconstruct(sid, rows.AsSpan(r++ * d, d));
+            else
+            {
+                var profile = method.Profile!(c) ?? throw new InvalidOperationException($"method '{method.Name}' returned no profile for user '{c.UserId}' at {c.At:O}");
+                set = NegativeSide(method.Name, c, profile, out var negatives, out int predicted, out int recent);
+                var positives = Validated(method.Name, c, profile.RecentPositives ?? []);
+                scores = Score(asked, negatives, predicted, recent, positives, method.Rule, scratch);
+            }
 
-            bool Hit(string item) => _catalog.TryGetValue(item, out var sid) && set.Contains(sid);
-            if (Hit(c.FutureNegatives[0])) hr++;
-            bool anyHit = c.FutureNegatives.Any(Hit);
-            if (anyHit) fhr++;
-            if (c.PastNegatives < Options.LongTailUserNegatives)
-            {
-                lufCases++;
-                if (anyHit) luf++;
-            }
+            int k = 0;
+            for (int j = 0; j < c.FutureNegatives.Count; j++) items.Add(new ScoredItem(ci, scores[k++], true));
+            for (int j = 0; j < c.FuturePositives.Count; j++) items.Add(new ScoredItem(ci, scores[k++], false));
+            double credit = candidates.Count == 0 ? 0 : Credit(scores.AsSpan(k, candidates.Count));
+            candidateCredit += credit;
+
+            bool longTailUser = c.PastNegatives < Options.LongTailUserNegatives;
             var longTail = c.FutureNegatives.Where(i => split.ItemNegativesBefore(i, c.At) < Options.LongTailItemNegatives).ToList();
-            if (longTail.Count > 0)
+            bool hrHit = false, anyHit = false, lifHit = false;
+            if (set is not null)
             {
-                lifCases++;
-                if (longTail.Any(Hit)) lif++;
+                bool Hit(string item) => _catalog.TryGetValue(item, out var sid) && set.Contains(sid);
+                hrHit = Hit(c.FutureNegatives[0]);
+                anyHit = c.FutureNegatives.Any(Hit);
+                lifHit = longTail.Any(Hit);
+                if (hrHit) hr++;
+                if (anyHit) fhr++;
+                if (longTailUser) { lufCases++; if (anyHit) luf++; }
+                if (longTail.Count > 0) { lifCases++; if (lifHit) lif++; }
             }
-
-            candidateCredit += CandidateCredit(c, split, rows);
-            foreach (var item in c.FutureNegatives) samples.Add((Score(item, rows), true));
-            foreach (var item in c.FuturePositives) samples.Add((Score(item, rows), false));
+            outcomes[ci] = new CaseOutcome(hrHit, anyHit, longTailUser, longTail.Count > 0, lifHit, credit, set?.Count ?? 0);
         }
 
-        int n = split.Cases.Count;
-        var metrics = new MethodMetrics(method, Rate(hr, n), Rate(fhr, n), Rate(luf, lufCases), Rate(lif, lifCases), n == 0 ? null : candidateCredit / n,
-                                        n, lufCases, lifCases);
-        return new MethodResult(metrics, OperatingCurve.Build(samples));
+        int n = cases.Count;
+        bool hits = method.Kind != MethodKind.Rule;
+        var metrics = new MethodMetrics(method.Name, hits ? Rate(hr, n) : null, hits ? Rate(fhr, n) : null, hits ? Rate(luf, lufCases) : null,
+            hits ? Rate(lif, lifCases) : null, n == 0 ? null : candidateCredit / n, n, hits ? lufCases : 0, hits ? lifCases : 0);
+        return new MethodResult(metrics, OperatingCurve.Build(items.Select(i => (i.Score, i.Disliked))))
+        {
+            Kind = method.Kind, Outcomes = outcomes, Items = items, Detail = method.Detail,
+        };
+    }
+
+    /// <summary>The negative side [first K predicted | recent negatives] (validated) and its distinct SIDs, the hit set.</summary>
+    private HashSet<ulong> NegativeSide(string method, EvalCase c, CaseProfile profile, out ulong[] negatives, out int predicted, out int recent)
+    {
+        var p = Validated(method, c, profile.Predicted.Take(Options.K).ToList());
+        var r = Validated(method, c, profile.RecentNegatives ?? []);
+        negatives = [.. p, .. r];
+        predicted = p.Count;
+        recent = r.Count;
+        return [.. negatives];
+    }
+
+    private List<ulong> Validated(string method, EvalCase c, IReadOnlyList<ulong> sids)
+    {
+        foreach (var sid in sids)
+        {
+            if (!_codebook.Layout.IsValidPacked(sid))
+                throw new InvalidOperationException($"method '{method}' gave SID 0x{sid:x} for user '{c.UserId}', not valid for {_codebook.Levels} levels x {_codebook.CodesPerLevel} codes");
+        }
+        return sids as List<ulong> ?? [.. sids];
+    }
+
+    /// <summary>Buffers reused across cases: one evaluation allocates per case only what the case needs beyond them.</summary>
+    private sealed class CaseScratch
+    {
+        public float[] Rows = [];
+        public float[] Negatives = [];
+        public float[] Positives = [];
+        public ulong[] Sids = [];
+        public int[] Map = [];
+
+        public static T[] Grow<T>(ref T[] a, int n) => a.Length >= n ? a : a = new T[Math.Max(n, a.Length * 2)];
+    }
+
+    /// <summary>
+    /// The serving rule's score of each asked item (−∞ when the item has no SID or the negative side is empty, as the
+    /// service fails open): the same <see cref="ProfileScoring"/> call FilterCandidates and tune make.
+    /// </summary>
+    private float[] Score(List<string> asked, ulong[] negatives, int predicted, int recent, List<ulong> positives, ProfileRule rule, CaseScratch s)
+    {
+        int d = _codebook.Dimension;
+        var scores = new float[asked.Count];
+        Array.Fill(scores, float.NegativeInfinity);
+        if (negatives.Length == 0) return scores;
+        var map = CaseScratch.Grow(ref s.Map, asked.Count);
+        var sids = CaseScratch.Grow(ref s.Sids, asked.Count);
+        int known = 0;
+        for (int i = 0; i < asked.Count; i++)
+        {
+            if (!_catalog.TryGetValue(asked[i], out var sid)) continue;
+            map[known] = i;
+            sids[known++] = sid;
+        }
+        if (known == 0) return scores;
+        var rows = CaseScratch.Grow(ref s.Rows, known * d);
+        for (int i = 0; i < known; i++) _codebook.Reconstruct(sids[i], rows.AsSpan(i * d, d));
+        var neg = CaseScratch.Grow(ref s.Negatives, negatives.Length * d);
+        for (int j = 0; j < negatives.Length; j++) _codebook.Reconstruct(negatives[j], neg.AsSpan(j * d, d));
+        var pos = CaseScratch.Grow(ref s.Positives, Math.Max(1, positives.Count) * d);
+        for (int j = 0; j < positives.Count; j++) _codebook.Reconstruct(positives[j], pos.AsSpan(j * d, d));
+        var profile = new ProfileRows
+        {
+            NegativeRows = neg.AsSpan(0, negatives.Length * d), NegativeSids = negatives, Predicted = predicted, RecentNegatives = recent,
+            PositiveRows = pos.AsSpan(0, positives.Count * d), PositiveSids = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(positives),
+        };
+        var score = new float[known];
+        ProfileScoring.Score(rows.AsSpan(0, known * d), sids.AsSpan(0, known), d, profile, rule, score, new int[known], new MatchSource[known],
+            new float[known], new float[known], new int[known]);
+        for (int i = 0; i < known; i++) scores[map[i]] = score[i];
+        return scores;
+    }
+
+    /// <summary>Candidate Acc credit: 1 for a strict win of the target (first), 1/t for a t-way tie at the top, else 0.</summary>
+    private static double Credit(ReadOnlySpan<float> scores)
+    {
+        float target = scores[0];
+        int ties = 1;
+        for (int k = 1; k < scores.Length; k++)
+        {
+            if (scores[k] > target) return 0;
+            if (scores[k] == target) ties++;
+        }
+        return 1.0 / ties;
     }
 
     /// <summary>
@@ -110,7 +223,7 @@ public sealed class Evaluator
         if (!_catalog.ContainsKey(target)) return [];
         var all = split.UserInteractions(c.UserId);
         var disliked = all.Where(x => x.IsNegative).Select(x => x.ItemId).ToHashSet(StringComparer.Ordinal);
-        var end = c.At + TimeSpan.FromDays(split.Options.WindowDays);
+        var end = c.End;
         var chosen = new List<string> { target };
         var taken = new HashSet<string>(StringComparer.Ordinal) { target };
         bool Eligible(string item) => !taken.Contains(item) && !disliked.Contains(item) && _catalog.ContainsKey(item);
@@ -138,34 +251,6 @@ public sealed class Evaluator
             if (Eligible(item)) { chosen.Add(item); taken.Add(item); }
         }
         return chosen;
-    }
-
-    private double CandidateCredit(EvalCase c, TemporalSplit split, float[] predictedRows)
-    {
-        var candidates = Candidates(c, split);
-        if (candidates.Count == 0) return 0;
-        float target = Score(candidates[0], predictedRows);
-        int ties = 1;
-        for (int k = 1; k < candidates.Count; k++)
-        {
-            float s = Score(candidates[k], predictedRows);
-            if (s > target) return 0;
-            if (s == target) ties++;
-        }
-        return 1.0 / ties;
-    }
-
-    /// <summary>Max cosine of an item to the predicted rows; −∞ when the item has no SID or nothing was predicted.</summary>
-    private float Score(string item, float[] predictedRows)
-    {
-        if (predictedRows.Length == 0 || !_catalog.TryGetValue(item, out var sid)) return float.NegativeInfinity;
-        int d = _codebook.Dimension;
-        var row = new float[d];
-        _codebook.Reconstruct(sid, row);
-        Span<float> best = stackalloc float[1];
-        Span<int> index = stackalloc int[1];
-        Similarity.MaxCosine(row, predictedRows, d, best, index);
-        return best[0];
     }
 
     private int CaseSeed(EvalCase c)

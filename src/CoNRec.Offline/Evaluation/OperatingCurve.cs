@@ -1,16 +1,15 @@
 namespace CoNRec.Offline.Evaluation;
 
 /// <summary>
-/// The filter's operating curve over labelled future items: thresholds are the grid −1, −0.99, …, 1 plus the distinct
-/// scores (at most <see cref="MaxExactThresholds"/> of them, evenly spaced, so large runs stay small), ordered from
-/// the highest threshold (nothing rejected) to the lowest. A rate with an empty denominator is 0.
-/// Scores are clamped to [−1, 1] (float rounding) except −∞, which stands for an item the filter cannot score
-/// (unknown to the catalog, or no predictions): it is never rejected, as the service fails open.
+/// The filter's operating curve over labelled future items, with equal scores as one step: a threshold t rejects every
+/// item scoring strictly above it, and the thresholds are the distinct scores themselves (highest first: nothing
+/// rejected), then −1 (every scorable item rejected). So a group of tied scores is rejected all at once or not at all,
+/// and the rates at a point are exactly what serving at its threshold gives on these items. Scores are clamped to
+/// [−1, 1]; −∞ stands for an item the filter cannot score (unknown, or an empty profile) and is never rejected, as the
+/// service fails open. A rate with an empty denominator is 0.
 /// </summary>
 public sealed class OperatingCurve
 {
-    public const int MaxExactThresholds = 2000;
-
     public IReadOnlyList<OperatingPoint> Points { get; }
     public int Disliked { get; }
     public int Liked { get; }
@@ -22,33 +21,36 @@ public sealed class OperatingCurve
         Liked = liked;
     }
 
+    public static float Clamp(float score) => float.IsNegativeInfinity(score) ? score : Math.Clamp(score, -1f, 1f);
+
     public static OperatingCurve Build(IEnumerable<(float Score, bool Disliked)> samples)
     {
         ArgumentNullException.ThrowIfNull(samples);
-        var sorted = samples.Select(s => (Score: float.IsNegativeInfinity(s.Score) ? s.Score : Math.Clamp(s.Score, -1f, 1f), s.Disliked))
-            .Where(s => !float.IsNaN(s.Score)).OrderByDescending(s => s.Score).ToArray();
+        var sorted = samples.Where(s => !float.IsNaN(s.Score)).Select(s => (Score: Clamp(s.Score), s.Disliked))
+                            .OrderByDescending(s => s.Score).ToArray();
         int disliked = sorted.Count(s => s.Disliked), liked = sorted.Length - disliked;
-
-        // Thresholds live in float, like the scores, so a grid value and an equal score are one threshold.
-        var thresholds = new SortedSet<float>();
-        for (int k = -100; k <= 100; k++) thresholds.Add((float)(k / 100.0));
-        var distinct = sorted.Select(s => s.Score).Where(float.IsFinite).Distinct().ToArray();
-        int take = Math.Min(distinct.Length, MaxExactThresholds);
-        for (int k = 0; k < take; k++) thresholds.Add(distinct[take == distinct.Length ? k : (int)((long)k * (distinct.Length - 1) / (take - 1))]);
-
-        var points = new List<OperatingPoint>(thresholds.Count);
-        int next = 0, rejDisliked = 0, rejLiked = 0;
-        foreach (float t in thresholds.Reverse())
+        var points = new List<OperatingPoint>();
+        int k = 0, rejDisliked = 0, rejLiked = 0;
+        // One point per distinct finite score s (rejecting the groups above s), in descending order.
+        while (k < sorted.Length && float.IsFinite(sorted[k].Score))
         {
-            while (next < sorted.Length && sorted[next].Score > t)
+            float v = sorted[k].Score;
+            points.Add(Point(v, rejDisliked, rejLiked, disliked, liked));
+            while (k < sorted.Length && sorted[k].Score == v)
             {
-                if (sorted[next].Disliked) rejDisliked++; else rejLiked++;
-                next++;
+                if (sorted[k].Disliked) rejDisliked++; else rejLiked++;
+                k++;
             }
-            int rejected = rejDisliked + rejLiked;
-            points.Add(new OperatingPoint(t, Rate(rejDisliked, disliked), Rate(rejLiked, liked), rejected == 0 ? null : (double)rejDisliked / rejected));
         }
+        // Then −1, which rejects every finite score above it (a group at exactly −1 was already its own last point).
+        if (points.Count == 0 || points[^1].Threshold > -1f) points.Add(Point(-1f, rejDisliked, rejLiked, disliked, liked));
         return new OperatingCurve(points, disliked, liked);
+    }
+
+    private static OperatingPoint Point(float threshold, int rejDisliked, int rejLiked, int disliked, int liked)
+    {
+        int rejected = rejDisliked + rejLiked;
+        return new OperatingPoint(threshold, Rate(rejDisliked, disliked), Rate(rejLiked, liked), rejected == 0 ? null : (double)rejDisliked / rejected);
     }
 
     /// <summary>
@@ -56,9 +58,39 @@ public sealed class OperatingCurve
     /// ties go to the lower liked rate, then the higher threshold. Null only for an empty curve.
     /// </summary>
     public OperatingPoint? PointAtLikedRate(double maxLikedRate = 0.05) =>
-        Points.Where(p => p.LikedRejectRate <= maxLikedRate)
+        Points.Where(p => p.LikedRejectRate <= maxLikedRate + 1e-12)
               .OrderByDescending(p => p.DislikedRejectRate).ThenBy(p => p.LikedRejectRate).ThenByDescending(p => p.Threshold)
               .FirstOrDefault();
 
+    /// <summary>
+    /// The rates of serving at threshold <paramref name="threshold"/> (rejecting scores strictly above it): those of the
+    /// first point, from the top, whose threshold is at or below it, since it rejects exactly the same score groups.
+    /// </summary>
+    public OperatingPoint At(double threshold)
+    {
+        foreach (var p in Points)
+            if (p.Threshold <= threshold) return p;
+        return Points[^1];
+    }
+
+    /// <summary>At most <paramref name="max"/> points for reports and plots, evenly spaced, always keeping the first, the last and <paramref name="keep"/>.</summary>
+    public IReadOnlyList<OperatingPoint> Thin(int max, params OperatingPoint?[] keep)
+    {
+        if (Points.Count <= max) return Points;
+        var indices = new SortedSet<int>();
+        for (int i = 0; i < max; i++) indices.Add((int)((long)i * (Points.Count - 1) / (max - 1)));
+        foreach (var p in keep) if (p is not null && Points.IndexOf(p) is >= 0 and var j) indices.Add(j);
+        return [.. indices.Select(i => Points[i])];
+    }
+
     private static double Rate(int hits, int total) => total == 0 ? 0 : (double)hits / total;
+}
+
+file static class ListExtensions
+{
+    public static int IndexOf<T>(this IReadOnlyList<T> list, T value) where T : class
+    {
+        for (int i = 0; i < list.Count; i++) if (ReferenceEquals(list[i], value)) return i;
+        return -1;
+    }
 }

@@ -130,20 +130,22 @@ public class EvaluatorTests
     [Fact]
     public void Operating_curve_scores_future_disliked_and_liked_items()
     {
-        // Disliked scores: u1 p 0.707, c max([1,1]·[0,1], [1,1]·[1,-1])/2 = 0.707; u2 x −∞ (unknown), a 1; u3 d 1
-        // Liked scores: u1 d 0; u2 b 0; u3 b 0, e 1
+        // Disliked scores: u1 p 0.707, c 0.707; u2 x −∞ (unknown), a 1 (exact); u3 d 1 (exact)
+        // Liked scores: u1 d 0; u2 b 0; u3 b 0, e 1 (e shares d's SID: exact)
         var curve = Evaluator().Evaluate("m", Split(), Predict(Main)).Curve;
         Assert.Equal((5, 4), (curve.Disliked, curve.Liked));
+        Assert.Equal(3, curve.Points.Count(p => p.Threshold > -1));
         var at = curve.Points.ToDictionary(p => Math.Round(p.Threshold, 4));
-        Assert.Equal((0.8, 0.25, 0.8), (at[0.5].DislikedRejectRate, at[0.5].LikedRejectRate, at[0.5].Precision!.Value));
-        Assert.Equal((0.4, 0.25), (at[0.99].DislikedRejectRate, at[0.99].LikedRejectRate));
         Assert.Equal((0.0, 0.0), (at[1].DislikedRejectRate, at[1].LikedRejectRate));
         Assert.Null(at[1].Precision);
+        // t = 0.7071 rejects the exact group: a, d (disliked) and e (liked)
+        Assert.Equal((0.4, 0.25), (at[0.7071].DislikedRejectRate, at[0.7071].LikedRejectRate));
+        Assert.Equal((0.8, 0.25, 0.8), (at[0].DislikedRejectRate, at[0].LikedRejectRate, at[0].Precision!.Value));
         Assert.Equal((0.8, 1.0), (at[-1].DislikedRejectRate, at[-1].LikedRejectRate));   // x is never rejected
-        // ≤ 5% liked: only thresholds ≥ 1 (e scores 1) → nothing rejected. ≤ 30%: the highest threshold below 0.707.
+        // ≤ 5% liked: nothing (e scores exactly 1 with the disliked a and d). ≤ 30%: t = 0 takes 0.707 too.
         Assert.Equal(1.0, curve.PointAtLikedRate()!.Threshold);
         var p30 = curve.PointAtLikedRate(0.3)!;
-        Assert.Equal((0.70, 0.8, 0.25), (Math.Round(p30.Threshold, 4), p30.DislikedRejectRate, p30.LikedRejectRate));
+        Assert.Equal((0.0, 0.8, 0.25), (Math.Round(p30.Threshold, 4), p30.DislikedRejectRate, p30.LikedRejectRate));
     }
 
     [Fact]
