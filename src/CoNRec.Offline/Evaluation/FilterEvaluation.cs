@@ -134,23 +134,29 @@ public sealed class FilterEvaluation(Evaluator evaluator, TemporalSplit split, I
     };
 
     /// <summary>
-    /// Picks the candidate whose validation curve rejects the most disliked items within the liked budget (ties: the
-    /// earlier candidate, i.e. fewer SIDs and a lighter guard), and its threshold there. Without validation cases the first
-    /// candidate is taken and no threshold is chosen: the report then says n/a rather than read one off the test cases.
+    /// Picks a candidate on the validation cases by the one-standard-error rule: among the candidates whose validation
+    /// curve rejects, within the liked budget, at least the best value minus one bootstrap standard error of that best
+    /// value, the first (candidates are ordered lightest first: fewer recent negatives, a lighter guard, full predicted
+    /// weight). Taking the plain maximum over dozens of noisy configurations would pick validation noise (the winner's
+    /// curse) and promise on test what it cannot keep. Without validation cases the first candidate is taken and no
+    /// threshold is chosen: the report then says n/a rather than read one off the test cases.
     /// </summary>
     private (EvalMethod Method, ValidationChoice? Choice) Choose(EvalMethod[] candidates)
     {
         if (split.ValidationCases.Count == 0) return (candidates[0], null);
-        EvalMethod? best = null;
-        OperatingPoint? bestPoint = null;
-        foreach (var m in candidates)
+        var results = candidates.Select(m => (Method: m, Result: evaluator.Evaluate(m, split.ValidationCases, split))).ToList();
+        var values = results.Select(r => r.Result.Curve.PointAtLikedRate(EvalReport.HeadlineLikedRate)?.DislikedRejectRate ?? 0).ToList();
+        int best = values.IndexOf(values.Max());
+        double se = 0;
+        if (candidates.Length > 1)
         {
-            var point = evaluator.Evaluate(m, split.ValidationCases, split).Curve.PointAtLikedRate(EvalReport.HeadlineLikedRate);
-            if (point is null) continue;
-            if (bestPoint is null || point.DislikedRejectRate > bestPoint.DislikedRejectRate + 1e-12) { best = m; bestPoint = point; }
+            var interval = new Bootstrap(split.ValidationCases, resamples: 200, seed: 11, EvalReport.HeadlineLikedRate).Of(results[best].Result, Metric.DislikedAtLikedBudget);
+            if (interval.Lower is { } lo && interval.Upper is { } hi) se = (hi - lo) / 3.92;
         }
-        if (best is null) return (candidates[0], null);
-        string parameters = best.Detail is { Length: > 0 } d && best.Kind == MethodKind.Profile ? d : "fixed";
-        return (best, new ValidationChoice(parameters, bestPoint!.Threshold, bestPoint.DislikedRejectRate, bestPoint.LikedRejectRate, split.ValidationCases.Count));
+        int chosen = values.FindIndex(v => v >= values[best] - se - 1e-12);
+        var (method, result) = results[chosen];
+        var point = result.Curve.PointAtLikedRate(EvalReport.HeadlineLikedRate)!;
+        string parameters = method.Detail is { Length: > 0 } d && method.Kind == MethodKind.Profile ? d : "fixed";
+        return (method, new ValidationChoice(parameters, point.Threshold, point.DislikedRejectRate, point.LikedRejectRate, split.ValidationCases.Count));
     }
 }
