@@ -21,4 +21,9 @@ set -e
 awk '/(Passed|Failed)! +- Failed:/ { gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) } }
      END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 rm -f "$log"
+
+# Beyond the test assemblies: the published batch app must run where the batch image runs (no ASP.NET Core).
+if [ "$status" -eq 0 ]; then
+  bash scripts/check-batch-runtime.sh || status=1
+fi
 exit "$status"

@@ -1,4 +1,5 @@
-using CoNRec.Batch;
+using System.CommandLine;
+using CoNRec.Batch.Cli;
 using System.Diagnostics;
 using System.Globalization;
 using CoNRec.Core;
@@ -23,37 +24,44 @@ public sealed record LoadOptions(
 /// </summary>
 public static class LoadRunner
 {
-    public static LoadOptions Parse(CoNRec.Batch.CommandLine cl)
+    private static readonly Option<string?> Target = Opt.String("--target", "the filter service's gRPC address", "http://127.0.0.1:50051", helpName: "URL");
+    private static readonly Option<int> Connections = Opt.Int("--connections", "separate GrpcChannels (own SocketsHttpHandler each)", 1, 1, 256);
+    private static readonly Option<int?> Concurrency = Opt.OptionalInt("--concurrency", "closed loop: workers, each one call at a time (default 16; 64 with --rps)", 1, 10_000);
+    private static readonly Option<double> Rps = Opt.Double("--rps", "open loop at this many requests/s (latency counts from the intended send time); 0: closed loop", 0, 0, 1_000_000);
+    private static readonly Option<double> Duration = Opt.Double("--duration", "measured seconds", 20, 0.1, 3600);
+    private static readonly Option<double> Warmup = Opt.Double("--warmup", "unmeasured seconds first", 5, 0, 600);
+    private static readonly Option<int> Candidates = Opt.Int("--candidates", "candidates per request", 500, 0, 100_000);
+    private static readonly Option<int> Users = Opt.Int("--users", "user ids u0..u{U-1}", 100_000, 1, int.MaxValue);
+    private static readonly Option<int> Items = Opt.Int("--items", "item ids i0..i{I-1}", 50_000, 1, int.MaxValue);
+    private static readonly Option<int> DeadlineMs = Opt.Int("--deadline-ms", "deadline per call", 1000, 1, 600_000);
+    private static readonly Option<string> Sids = Opt.Choice("--sid-mode", "catalog: empty sid, the server looks items up; explicit: send each item's SID", "catalog", "catalog", "explicit");
+    private static readonly Option<string?> Catalog = Opt.String("--catalog", "catalog.jsonl of the seeded data (explicit mode; else random codes)", helpName: "FILE");
+    private static readonly Option<int> Levels = Opt.Int("--levels", "SID levels (explicit mode without a catalog)", 3, 1, SidLayout.MaxLevels);
+    private static readonly Option<int> Codes = Opt.Int("--codes", "codes per level (explicit mode without a catalog)", 8192, 1, SidLayout.MaxCodesPerLevel);
+    private static readonly Option<int> Pool = Opt.Int("--pool", "prebuilt requests", 256, 1, 100_000);
+    private static readonly Option<string?> Scene = Opt.String("--scene", "scene of every request", "", helpName: "SCENE");
+    private static readonly Option<int> Seed = Opt.Int("--seed", "seed of the request pool", 1, 0, int.MaxValue);
+
+    public static Command Command()
     {
-        var target = cl.Get("--target") ?? "http://127.0.0.1:50051";
+        var command = new Command("load", "gRPC load against conrec.v1.NegativeFilter/FilterCandidates (the default command).")
+            .With(Target, Connections, Concurrency, Rps, Duration, Warmup, Candidates, Users, Items, DeadlineMs, Sids, Catalog, Levels, Codes, Pool, Scene, Seed);
+        command.SetAction((r, _) => RunAsync(Parse(r)));
+        return command;
+    }
+
+    public static LoadOptions Parse(ParseResult r)
+    {
+        var target = r.GetValue(Target)!;
         if (!Uri.TryCreate(target, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new UsageException($"--target '{target}' must be an http:// or https:// URL");
-        double rps = cl.Double("--rps", 0, 0, 1_000_000);
-        var sidMode = (cl.Get("--sid-mode") ?? "catalog") switch
-        {
-            "catalog" => SidMode.Catalog,
-            "explicit" => SidMode.Explicit,
-            var other => throw new UsageException($"--sid-mode '{other}' must be catalog or explicit"),
-        };
+        double rps = r.GetValue(Rps);
         var options = new LoadOptions(
-            Target: uri,
-            Connections: cl.Int("--connections", 1, 1, 256),
-            Concurrency: cl.Int("--concurrency", rps > 0 ? 64 : 16, 1, 10_000),
-            Rps: rps,
-            DurationSeconds: cl.Double("--duration", 20, 0.1, 3600),
-            WarmupSeconds: cl.Double("--warmup", 5, 0, 600),
-            Candidates: cl.Int("--candidates", 500, 0, 100_000),
-            Users: cl.Int("--users", 100_000, 1, int.MaxValue),
-            Items: cl.Int("--items", 50_000, 1, int.MaxValue),
-            DeadlineMs: cl.Int("--deadline-ms", 1000, 1, 600_000),
-            SidMode: sidMode,
-            CatalogPath: cl.Get("--catalog"),
-            Levels: cl.Int("--levels", 3, 1, SidLayout.MaxLevels),
-            Codes: cl.Int("--codes", 8192, 1, SidLayout.MaxCodesPerLevel),
-            PoolSize: cl.Int("--pool", 256, 1, 100_000),
-            Scene: cl.Get("--scene") ?? "",
-            Seed: cl.Int("--seed", 1, 0, int.MaxValue));
-        cl.EnsureAllUsed();
+            Target: uri, Connections: r.GetValue(Connections), Concurrency: r.GetValue(Concurrency) ?? (rps > 0 ? 64 : 16), Rps: rps,
+            DurationSeconds: r.GetValue(Duration), WarmupSeconds: r.GetValue(Warmup), Candidates: r.GetValue(Candidates), Users: r.GetValue(Users),
+            Items: r.GetValue(Items), DeadlineMs: r.GetValue(DeadlineMs), SidMode: r.GetValue(Sids) == "explicit" ? SidMode.Explicit : SidMode.Catalog,
+            CatalogPath: r.GetValue(Catalog), Levels: r.GetValue(Levels), Codes: r.GetValue(Codes), PoolSize: r.GetValue(Pool), Scene: r.GetValue(Scene)!,
+            Seed: r.GetValue(Seed));
         if (options.CatalogPath is not null && options.SidMode != SidMode.Explicit)
             throw new UsageException("--catalog only applies to --sid-mode explicit");
         return options;

@@ -1,4 +1,5 @@
-using CoNRec.Batch;
+using System.CommandLine;
+using CoNRec.Batch.Cli;
 using System.Diagnostics;
 using System.Globalization;
 using CoNRec.Core;
@@ -10,18 +11,33 @@ namespace CoNRec.LoadClient;
 /// <summary>seed: sample data → published generation (for load tests). memory: Redis bytes per user of a generation.</summary>
 public static class StoreCommands
 {
-    public static async Task<int> SeedAsync(CoNRec.Batch.CommandLine cl)
-    {
-        var redis = cl.Require("--redis");
-        var dir = cl.Require("--out");
-        var spec = new SampleData.Spec(
-            Users: cl.Int("--users", 100_000, 1, 100_000_000), Items: cl.Int("--items", 50_000, 1, 100_000_000),
-            Levels: cl.Int("--levels", 3, 1, SidLayout.MaxLevels), Codes: cl.Int("--codes", 8192, 1, SidLayout.MaxCodesPerLevel),
-            Dimension: cl.Int("--dim", 256, 1, Codebook.MaxDimension), SidsPerUser: cl.Int("--sids", 20, 0, SidSetCodec.MaxCount));
-        var prefix = cl.Get("--key-prefix") ?? "conrec";
-        bool publish = !cl.Flag("--no-publish");
-        cl.EnsureAllUsed();
+    private static Option<string?> Redis() => Opt.String("--redis", "Redis endpoint", required: true, helpName: "HOST:PORT");
 
+    public static Command Seed()
+    {
+        var redis = Redis();
+        var outDir = Opt.String("--out", "directory for the sample files", required: true, helpName: "DIR");
+        var users = Opt.Int("--users", "users", 100_000, 1, 100_000_000);
+        var items = Opt.Int("--items", "items", 50_000, 1, 100_000_000);
+        var levels = Opt.Int("--levels", "levels", 3, 1, SidLayout.MaxLevels);
+        var codes = Opt.Int("--codes", "codes per level", 8192, 1, SidLayout.MaxCodesPerLevel);
+        var dim = Opt.Int("--dim", "codeword dimension", 256, 1, Codebook.MaxDimension);
+        var sids = Opt.Int("--sids", "predicted SIDs per user", 20, 0, SidSetCodec.MaxCount);
+        var negatives = Opt.Int("--recent-negatives", "recent negatives per profile", 0, 0, SidSetCodec.MaxCount);
+        var positives = Opt.Int("--recent-positives", "recent positives per profile", 0, 0, SidSetCodec.MaxCount);
+        var prefix = Opt.String("--key-prefix", "Redis key prefix", "conrec", helpName: "PREFIX");
+        var noPublish = Opt.Flag("--no-publish", "load without publishing");
+        var command = new Command("seed", "Sample data, loaded and published as a generation (for load tests).")
+            .With(redis, outDir, users, items, levels, codes, dim, sids, negatives, positives, prefix, noPublish);
+        command.SetAction((r, _) => SeedAsync(r.GetValue(redis)!, r.GetValue(outDir)!, new SampleData.Spec(
+            Users: r.GetValue(users), Items: r.GetValue(items), Levels: r.GetValue(levels), Codes: r.GetValue(codes), Dimension: r.GetValue(dim),
+            SidsPerUser: r.GetValue(sids)) { RecentNegatives = r.GetValue(negatives), RecentPositives = r.GetValue(positives) },
+            r.GetValue(prefix)!, !r.GetValue(noPublish)));
+        return command;
+    }
+
+    private static async Task<int> SeedAsync(string redis, string dir, SampleData.Spec spec, string prefix, bool publish)
+    {
         var sw = Stopwatch.StartNew();
         SampleData.Write(dir, spec);
         Console.WriteLine($"sample data: {spec} written to {dir} in {sw.Elapsed.TotalSeconds:F1}s");
@@ -35,19 +51,32 @@ public static class StoreCommands
         return 0;
     }
 
-    public static async Task<int> MemoryAsync(CoNRec.Batch.CommandLine cl)
+    public static Command Memory()
     {
-        var redis = cl.Require("--redis");
-        var spec = new SampleData.Spec(
-            Users: cl.Int("--users", 1_000_000, 1, 100_000_000), Items: cl.Int("--items", 1000, 1, 100_000_000),
-            Levels: cl.Int("--levels", 3, 1, SidLayout.MaxLevels), Codes: cl.Int("--codes", 8192, 1, SidLayout.MaxCodesPerLevel),
-            Dimension: cl.Int("--dim", 16, 1, Codebook.MaxDimension), SidsPerUser: cl.Int("--sids", 20, 1, SidSetCodec.MaxCount));
-        var prefix = cl.Get("--key-prefix") ?? "benchmem";
-        var outDir = cl.Get("--out");
-        bool keep = cl.Flag("--keep");
-        bool noAdmin = cl.Flag("--no-admin");
-        cl.EnsureAllUsed();
+        var redis = Redis();
+        var users = Opt.Int("--users", "users", 1_000_000, 1, 100_000_000);
+        var items = Opt.Int("--items", "items", 1000, 1, 100_000_000);
+        var levels = Opt.Int("--levels", "levels", 3, 1, SidLayout.MaxLevels);
+        var codes = Opt.Int("--codes", "codes per level", 8192, 1, SidLayout.MaxCodesPerLevel);
+        var dim = Opt.Int("--dim", "codeword dimension", 16, 1, Codebook.MaxDimension);
+        var sids = Opt.Int("--sids", "predicted SIDs per user", 20, 1, SidSetCodec.MaxCount);
+        var negatives = Opt.Int("--recent-negatives", "recent negatives per profile", 0, 0, SidSetCodec.MaxCount);
+        var positives = Opt.Int("--recent-positives", "recent positives per profile", 0, 0, SidSetCodec.MaxCount);
+        var prefix = Opt.String("--key-prefix", "Redis key prefix", "benchmem", helpName: "PREFIX");
+        var outDir = Opt.String("--out", "keep the sample files here", helpName: "DIR");
+        var keep = Opt.Flag("--keep", "leave the generation in Redis");
+        var noAdmin = Opt.Flag("--no-admin", "the loader may not CONFIG SET: shows the cost of untuned listpack limits");
+        var command = new Command("memory", "Redis bytes per user of a generation (INFO memory before and after a load).")
+            .With(redis, users, items, levels, codes, dim, sids, negatives, positives, prefix, outDir, keep, noAdmin);
+        command.SetAction((r, _) => MemoryAsync(r.GetValue(redis)!, new SampleData.Spec(
+            Users: r.GetValue(users), Items: r.GetValue(items), Levels: r.GetValue(levels), Codes: r.GetValue(codes), Dimension: r.GetValue(dim),
+            SidsPerUser: r.GetValue(sids)) { RecentNegatives = r.GetValue(negatives), RecentPositives = r.GetValue(positives) },
+            r.GetValue(prefix)!, r.GetValue(outDir), r.GetValue(keep), r.GetValue(noAdmin)));
+        return command;
+    }
 
+    private static async Task<int> MemoryAsync(string redis, SampleData.Spec spec, string prefix, string? outDir, bool keep, bool noAdmin)
+    {
         string dir = outDir ?? Directory.CreateTempSubdirectory("conrec-memory-").FullName;
         try
         {

@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Diagnostics;
+using CoNRec.Batch.Cli;
 using CoNRec.Batch.Generate;
 using CoNRec.Batch.Histories;
 using CoNRec.Core;
@@ -7,73 +9,170 @@ using StackExchange.Redis;
 
 namespace CoNRec.Batch;
 
-/// <summary>Entry point of the batch CLI; stdout carries results (a generation id), stderr carries progress and errors.</summary>
+/// <summary>
+/// Entry point of the batch CLI (System.CommandLine); stdout carries results (a generation id), stderr progress and
+/// errors. Exit codes: 0 ok, 1 bad input or a store error, 2 a bad command line.
+/// </summary>
 public static class BatchCli
 {
-    public const int Ok = 0, Failed = 1, Usage = 2;
+    public const int Ok = CliRunner.Ok, Failed = CliRunner.Failed, Usage = CliRunner.Usage;
     public const string DefaultRedis = "127.0.0.1:6380"; // the filter service's embedded Garnet
 
-    private static readonly string Help = $"""
-        usage: CoNRec.Batch <command> [options]
-          load         --codebook F --catalog F --predictions F [--redis host:port] [--no-publish] [--key-prefix P] [--as-of T]
-                       Loads a new generation and (unless --no-publish) publishes it. Prints the generation id.
-                       --as-of: when the histories behind the predictions were taken (same-day feedback up to it is superseded).
-          generate     --bundle DIR --histories F [--redis host:port] [--shard-index i --shard-count n] [--device cpu|cuda]
-                       [--output F] [--generation G] [--batch-size 16] [--chunk-size 256] [--beam-width B] [--top-k K]
-                       [--max-bad-records N] [--max-bad-fraction 0.01] [--pushgateway URL] [--key-prefix P]
-                       [--recent-negatives N] [--recent-positives N] [--as-of T]
-                       Runs constrained beam search for one shard's users and writes them into generation G (derived
-                       from the bundle, the input and the shard count unless given; printed on stdout). Resumable: a
-                       rerun continues after its last checkpoint. Shard defaults: JOB_COMPLETION_INDEX/JOB_COMPLETION_COUNT.
-          publish      --generation G [--redis host:port] [--key-prefix P] [--min-coverage 0.5] [--max-empty-rate 0.01]
-                       Validates and publishes (or rolls back to) a generation. A generated one must have every shard
-                       finished, its catalog written with its codebook, and coverage/empty-output within the limits.
-          generations  [--redis host:port] [--key-prefix P]        Lists generations, newest first.
-          sample       --out DIR [--users N] [--items N] [--levels L] [--codes K] [--dim D] [--sids S] [--seed S]
-                       Writes a deterministic synthetic codebook, catalog and predictions.
-        {Experiment.ExperimentCli.Help}
-        --redis defaults to 127.0.0.1:6380, the filter service's embedded Garnet.
-        """;
-
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { stdout.WriteLine(Help); return args.Length == 0 ? Usage : Ok; }
-        try
+        var root = new RootCommand("CoNRec batch side: load and generate generations into Redis, publish them, and evaluate offline.");
+        foreach (var c in StoreCommands(stdout, stderr)) root.Subcommands.Add(c);
+        foreach (var c in Experiment.ExperimentCli.Commands(stdout, stderr)) root.Subcommands.Add(c);
+        return CliRunner.RunAsync(root, args, stdout, stderr, e => e switch
         {
-            var cl = new CommandLine(args, new HashSet<string> { "--no-publish", "--no-progress-bar", "--quick", "--skip-model" });
-            return cl.Command switch
+            ErrorBudgetExceededException budget => budget.Message + string.Concat(budget.FirstErrors.Select(m => "\n  " + m)),
+            PublishException => e.Message,
+            _ => null,
+        });
+    }
+
+    private static Option<string?> RedisOption() =>
+        Opt.String("--redis", "Redis endpoint (host:port or a StackExchange.Redis configuration string); default: the filter service's embedded Garnet", DefaultRedis, helpName: "HOST:PORT");
+
+    private static Option<string?> PrefixOption() => Opt.String("--key-prefix", "Redis key prefix", "conrec", helpName: "PREFIX");
+
+    private static IEnumerable<Command> StoreCommands(TextWriter stdout, TextWriter stderr) =>
+        [Load(stdout, stderr), Generate(stdout, stderr), Publish(stdout, stderr), Generations(stdout), Sample(stdout)];
+
+    // One method per command: option objects are captured by the command's action, so they must not be shared variables.
+    private static Command Load(TextWriter stdout, TextWriter stderr)
+    {
+        var redis = RedisOption();
+        var prefix = PrefixOption();
+        var codebook = Opt.String("--codebook", "codebook safetensors ([L, K, d] 'codebooks', optional encoder)", required: true, helpName: "FILE");
+        var catalog = Opt.String("--catalog", "catalog JSONL: {\"item_id\", \"sid\"}", required: true, helpName: "FILE");
+        var predictions = Opt.String("--predictions", "predictions JSONL: {\"user_id\", \"sids\", \"scores\"?, \"recent_negatives\"?, \"recent_positives\"?}", required: true, helpName: "FILE");
+        var noPublish = Opt.Flag("--no-publish", "write and validate the generation, but leave the active one serving");
+        var asOf = Opt.Time("--as-of", "when the histories behind the predictions were taken: same-day feedback up to then is superseded (default: now)");
+        var load = new Command("load", "Loads a generation from files and (unless --no-publish) publishes it. Prints the generation id.")
+            .With(codebook, catalog, predictions, redis, prefix, noPublish, asOf);
+        load.SetAction(async (r, ct) =>
+        {
+            var options = new StoreOptions { KeyPrefix = r.GetValue(prefix)! };
+            using var mux = await ConnectAsync(r.GetValue(redis)!, stderr);
+            var loader = new GenerationLoader(mux, new RedisKeys(options.KeyPrefix), options, m => stderr.WriteLine(m));
+            var result = await loader.LoadAsync(r.GetValue(codebook)!, r.GetValue(catalog)!, r.GetValue(predictions)!, !r.GetValue(noPublish), r.GetValue(asOf), ct);
+            stderr.WriteLine($"generation {result.Meta.Id}: {result.Meta.Users} users, {result.Meta.Items} items, {result.Meta.Sids} SIDs in {result.Elapsed.TotalSeconds:F2}s " +
+                             $"({result.UsersPerSecond:F0} users/s); {(result.Published ? "published" : "not published (--no-publish)")}");
+            stdout.WriteLine(result.Meta.Id);
+            return Ok;
+        });
+        return load;
+    }
+
+    private static Command Generate(TextWriter stdout, TextWriter stderr)
+    {
+        var redis = RedisOption();
+        var prefix = PrefixOption();
+        var (envIndex, envCount) = GenerateOptions.ShardFromEnvironment(Environment.GetEnvironmentVariable);
+        var bundle = Opt.String("--bundle", "generator bundle directory (bundle.json, model/, codebook, catalog)", required: true, helpName: "DIR");
+        var histories = Opt.String("--histories", "user histories, JSONL or Parquet", required: true, helpName: "FILE");
+        var shardIndex = Opt.Int("--shard-index", "this shard (default JOB_COMPLETION_INDEX)", envIndex, 0, 65_535);
+        var shardCount = Opt.Int("--shard-count", "shards of the generation (default JOB_COMPLETION_COUNT)", envCount, 1, 65_536);
+        var device = Opt.Choice("--device", "where beam search runs", "cpu", "cpu", "cuda");
+        var output = Opt.String("--output", "also write the predictions JSONL here (audits, offline evaluation)", helpName: "FILE");
+        var generation = Opt.String("--generation", "generation id (default: derived from the bundle, the input and the shard count, so a rerun resumes)", helpName: "ID");
+        var batchSize = Opt.Int("--batch-size", "users per model batch", 16, 1, 4096);
+        var chunkSize = Opt.Int("--chunk-size", "users per checkpoint: the most work a crash can cost", 256, 1, 1_000_000);
+        var beamWidth = Opt.OptionalInt("--beam-width", "beams (default: the bundle's)", 1, 1024);
+        var topK = Opt.OptionalInt("--top-k", "SIDs kept per user (default: the bundle's)", 1, 255);
+        var maxBadRecords = Opt.OptionalInt("--max-bad-records", "abort past this many malformed records", 0, int.MaxValue);
+        var maxBadFraction = Opt.Double("--max-bad-fraction", "abort past this share of malformed records", 0.01, 0, 1);
+        var pushgateway = Opt.String("--pushgateway", "Prometheus Pushgateway URL (or CONREC_PUSHGATEWAY)", helpName: "URL");
+        var noProgressBar = Opt.Flag("--no-progress-bar", "plain log lines instead of a progress bar");
+        var recentNegatives = Opt.OptionalInt("--recent-negatives", "recent negatives stored per profile (default: the bundle's profile.recent_negatives)", 0, SidSetCodec.MaxCount);
+        var recentPositives = Opt.OptionalInt("--recent-positives", "recent positives stored per profile (default: the bundle's)", 0, SidSetCodec.MaxCount);
+        var generateAsOf = Opt.Time("--as-of", "the histories' snapshot time: same-day feedback up to then is superseded (default: the generation's creation)");
+        var generate = new Command("generate",
+            "Runs constrained beam search for one shard's users and writes their profiles into a generation (printed on stdout). " +
+            "Resumable: a rerun continues after its last checkpoint. Publish separately once every shard is done.")
+            .With(bundle, histories, redis, prefix, shardIndex, shardCount, device, output, generation, batchSize, chunkSize, beamWidth, topK,
+                  maxBadRecords, maxBadFraction, pushgateway, noProgressBar, recentNegatives, recentPositives, generateAsOf);
+        generate.SetAction(async (r, ct) =>
+        {
+            var options = new GenerateOptions
             {
-                "load" => await LoadAsync(cl, stdout, stderr),
-                "generate" => await GenerateAsync(cl, stdout, stderr),
-                "publish" => await PublishAsync(cl, stdout, stderr),
-                "generations" => await ListAsync(cl, stdout),
-                "sample" => Sample(cl, stdout),
-                "synth" => Experiment.ExperimentCli.Synth(cl, stdout),
-                "stats" => Experiment.ExperimentCli.Stats(cl, stdout),
-                "import-movielens" => Experiment.ExperimentCli.ImportMovieLens(cl, stdout, stderr),
-                "eval" => Experiment.ExperimentCli.Eval(cl, stdout, stderr),
-                "demo" => await Experiment.ExperimentCli.DemoAsync(cl, stdout, stderr),
-                _ => throw new UsageException($"unknown command '{cl.Command}'"),
+                Redis = r.GetValue(redis)!, Bundle = r.GetValue(bundle)!, Histories = r.GetValue(histories)!, KeyPrefix = r.GetValue(prefix)!,
+                ShardIndex = r.GetValue(shardIndex), ShardCount = r.GetValue(shardCount), Device = r.GetValue(device)!, Output = r.GetValue(output),
+                Generation = r.GetValue(generation), BatchSize = r.GetValue(batchSize), ChunkSize = r.GetValue(chunkSize),
+                BeamWidth = r.GetValue(beamWidth), TopK = r.GetValue(topK), MaxBadRecords = r.GetValue(maxBadRecords), MaxBadFraction = r.GetValue(maxBadFraction),
+                Pushgateway = r.GetValue(pushgateway), Terminal = r.GetValue(noProgressBar) ? false : null,
+                RecentNegatives = r.GetValue(recentNegatives), RecentPositives = r.GetValue(recentPositives), AsOf = r.GetValue(generateAsOf),
             };
-        }
-        catch (UsageException e)
+            var result = await new GenerateJob(options, stderr).RunAsync(ct);
+            stdout.WriteLine(result.Generation);
+            return Ok;
+        });
+        return generate;
+    }
+
+    private static Command Publish(TextWriter stdout, TextWriter stderr)
+    {
+        var redis = RedisOption();
+        var prefix = PrefixOption();
+        var publishGeneration = Opt.String("--generation", "the generation to publish (an older one: a rollback)", required: true, helpName: "ID");
+        var minCoverage = Opt.Double("--min-coverage", "generated generations: least share of input users with a profile", 0.5, 0, 1);
+        var maxEmpty = Opt.Double("--max-empty-rate", "generated generations: most share of prompted users without output", 0.01, 0, 1);
+        var publish = new Command("publish", "Validates and publishes (or rolls back to) a generation: one atomic switch.")
+            .With(publishGeneration, redis, prefix, minCoverage, maxEmpty);
+        publish.SetAction(async (r, ct) =>
         {
-            stderr.WriteLine($"error: {e.Message}");
-            stderr.WriteLine(Help);
-            return Usage;
-        }
-        catch (ErrorBudgetExceededException e)
+            var options = new StoreOptions { KeyPrefix = r.GetValue(prefix)! };
+            using var mux = await ConnectAsync(r.GetValue(redis)!, stderr);
+            var sw = Stopwatch.StartNew();
+            var policy = new PublishPolicy { MinCoverage = r.GetValue(minCoverage), MaxEmptyOutputRate = r.GetValue(maxEmpty) };
+            var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options, r.GetValue(publishGeneration)!, policy);
+            stderr.WriteLine($"published {meta.Id} ({meta.Users} users, codebook {meta.CodebookHash[..12]}) in {sw.ElapsedMilliseconds} ms");
+            stdout.WriteLine(meta.Id);
+            return Ok;
+        });
+        return publish;
+    }
+
+    private static Command Generations(TextWriter stdout)
+    {
+        var redis = RedisOption();
+        var prefix = PrefixOption();
+        var list = new Command("generations", "Lists generations, newest first.").With(redis, prefix);
+        list.SetAction(async (r, ct) =>
         {
-            stderr.WriteLine($"error: {e.Message}");
-            foreach (var m in e.FirstErrors) stderr.WriteLine($"  {m}");
-            return Failed;
-        }
-        catch (Exception e) when (e is FormatException or IOException or PublishException or RedisException or UnauthorizedAccessException
-                                      or InvalidOperationException or ArgumentException or System.Runtime.InteropServices.ExternalException)
+            var options = new StoreOptions { KeyPrefix = r.GetValue(prefix)! };
+            using var mux = await ConnectAsync(r.GetValue(redis)!, TextWriter.Null);
+            var registry = new GenerationRegistry(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options);
+            var active = await registry.GetActiveIdAsync();
+            stdout.WriteLine($"{"generation",-26} {"status",-10} {"users",10} {"items",10} codebook      created");
+            foreach (var g in await registry.ListAsync())
+                stdout.WriteLine($"{g.Id,-26} {g.Status,-10} {g.Users,10} {g.Items,10} {g.CodebookHash[..12]}  {g.Created:u}{(g.Id == active ? "  <- active" : "")}");
+            return Ok;
+        });
+        return list;
+    }
+
+    private static Command Sample(TextWriter stdout)
+    {
+        var sampleOut = Opt.String("--out", "directory for codebook.safetensors, catalog.jsonl, predictions.jsonl", required: true, helpName: "DIR");
+        var users = Opt.Int("--users", "users", 50, 1, 100_000_000);
+        var items = Opt.Int("--items", "catalog items", 500, 1, 100_000_000);
+        var levels = Opt.Int("--levels", "codebook levels (L)", 3, 1, SidLayout.MaxLevels);
+        var codes = Opt.Int("--codes", "codes per level (K)", 32, 1, SidLayout.MaxCodesPerLevel);
+        var dim = Opt.Int("--dim", "codeword dimension (d)", 16, 1, Codebook.MaxDimension);
+        var sids = Opt.Int("--sids", "predicted SIDs per user", 20, 0, SidSetCodec.MaxCount);
+        var seed = Opt.Int("--seed", "seed", 7, 0, int.MaxValue);
+        var sample = new Command("sample", "Writes a deterministic synthetic codebook, catalog and predictions.").With(sampleOut, users, items, levels, codes, dim, sids, seed);
+        sample.SetAction(r =>
         {
-            stderr.WriteLine($"error: {e.Message}");
-            return Failed;
-        }
+            var dir = r.GetValue(sampleOut)!;
+            SampleData.Write(dir, new SampleData.Spec(Users: r.GetValue(users), Items: r.GetValue(items), Levels: r.GetValue(levels), Codes: r.GetValue(codes),
+                Dimension: r.GetValue(dim), SidsPerUser: r.GetValue(sids), Seed: r.GetValue(seed)));
+            stdout.WriteLine(dir);
+            return Ok;
+        });
+        return sample;
     }
 
     private static async Task<ConnectionMultiplexer> ConnectAsync(string endpoint, TextWriter stderr)
@@ -82,98 +181,5 @@ public static class BatchCli
         if (!mux.IsConnected) { mux.Dispose(); throw new IOException($"cannot reach Redis at {endpoint}"); }
         stderr.WriteLine($"connected to {endpoint}");
         return mux;
-    }
-
-    private static StoreOptions Options(CommandLine cl) => new() { KeyPrefix = cl.Get("--key-prefix") ?? "conrec" };
-
-    private static string Redis(CommandLine cl) => cl.Get("--redis") ?? DefaultRedis;
-
-    private static DateTimeOffset? AsOf(CommandLine cl) => cl.Get("--as-of") is not { } v ? null
-        : DateTimeOffset.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t
-        : throw new UsageException($"option --as-of = '{v}' must be an ISO-8601 time such as 2026-11-30T00:00:00Z");
-
-    private static async Task<int> LoadAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
-    {
-        string codebook = cl.Require("--codebook"), catalog = cl.Require("--catalog"), predictions = cl.Require("--predictions");
-        bool publish = !cl.Flag("--no-publish");
-        var options = Options(cl);
-        var redis = Redis(cl);
-        var asOf = AsOf(cl);
-        cl.EnsureAllUsed();
-        using var mux = await ConnectAsync(redis, stderr);
-        var loader = new GenerationLoader(mux, new RedisKeys(options.KeyPrefix), options, m => stderr.WriteLine(m));
-        var result = await loader.LoadAsync(codebook, catalog, predictions, publish, asOf);
-        stderr.WriteLine($"generation {result.Meta.Id}: {result.Meta.Users} users, {result.Meta.Items} items, {result.Meta.Sids} SIDs in {result.Elapsed.TotalSeconds:F2}s " +
-                         $"({result.UsersPerSecond:F0} users/s); {(result.Published ? "published" : "not published (--no-publish)")}");
-        stdout.WriteLine(result.Meta.Id);
-        return Ok;
-    }
-
-    private static async Task<int> GenerateAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
-    {
-        var (envIndex, envCount) = GenerateOptions.ShardFromEnvironment(Environment.GetEnvironmentVariable);
-        var options = new GenerateOptions
-        {
-            Redis = Redis(cl), Bundle = cl.Require("--bundle"), Histories = cl.Require("--histories"), KeyPrefix = cl.Get("--key-prefix") ?? "conrec",
-            ShardIndex = cl.Int("--shard-index", envIndex, 0, 65_535), ShardCount = cl.Int("--shard-count", envCount, 1, 65_536),
-            Device = cl.Get("--device") ?? "cpu", Output = cl.Get("--output"), Generation = cl.Get("--generation"),
-            BatchSize = cl.Int("--batch-size", 16, 1, 4096), ChunkSize = cl.Int("--chunk-size", 256, 1, 1_000_000),
-            BeamWidth = cl.Get("--beam-width") is null ? null : cl.Int("--beam-width", 20, 1, 1024),
-            TopK = cl.Get("--top-k") is null ? null : cl.Int("--top-k", 20, 1, 255),
-            MaxBadRecords = cl.Get("--max-bad-records") is null ? null : cl.Int("--max-bad-records", 0, 0, int.MaxValue),
-            MaxBadFraction = cl.Double("--max-bad-fraction", 0.01, 0, 1),
-            Pushgateway = cl.Get("--pushgateway"),
-            Terminal = cl.Flag("--no-progress-bar") ? false : null,
-            RecentNegatives = cl.Get("--recent-negatives") is null ? null : cl.Int("--recent-negatives", 0, 0, SidSetCodec.MaxCount),
-            RecentPositives = cl.Get("--recent-positives") is null ? null : cl.Int("--recent-positives", 0, 0, SidSetCodec.MaxCount),
-            AsOf = AsOf(cl),
-        };
-        cl.EnsureAllUsed();
-        var result = await new GenerateJob(options, stderr).RunAsync();
-        stdout.WriteLine(result.Generation);
-        return Ok;
-    }
-
-    private static async Task<int> PublishAsync(CommandLine cl, TextWriter stdout, TextWriter stderr)
-    {
-        var generation = cl.Require("--generation");
-        var options = Options(cl);
-        var redis = Redis(cl);
-        var policy = new PublishPolicy { MinCoverage = cl.Double("--min-coverage", 0.5, 0, 1), MaxEmptyOutputRate = cl.Double("--max-empty-rate", 0.01, 0, 1) };
-        cl.EnsureAllUsed();
-        using var mux = await ConnectAsync(redis, stderr);
-        var sw = Stopwatch.StartNew();
-        var meta = await Demo.Publishing.PublishAsync(mux.GetDatabase(), options.KeyPrefix, generation, policy);
-        stderr.WriteLine($"published {meta.Id} ({meta.Users} users, codebook {meta.CodebookHash[..12]}) in {sw.ElapsedMilliseconds} ms");
-        stdout.WriteLine(meta.Id);
-        return Ok;
-    }
-
-    private static async Task<int> ListAsync(CommandLine cl, TextWriter stdout)
-    {
-        var options = Options(cl);
-        var redis = Redis(cl);
-        cl.EnsureAllUsed();
-        using var mux = await ConnectAsync(redis, TextWriter.Null);
-        var registry = new GenerationRegistry(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options);
-        var active = await registry.GetActiveIdAsync();
-        stdout.WriteLine($"{"generation",-26} {"status",-10} {"users",10} {"items",10} codebook      created");
-        foreach (var g in await registry.ListAsync())
-            stdout.WriteLine($"{g.Id,-26} {g.Status,-10} {g.Users,10} {g.Items,10} {g.CodebookHash[..12]}  {g.Created:u}{(g.Id == active ? "  <- active" : "")}");
-        return Ok;
-    }
-
-    private static int Sample(CommandLine cl, TextWriter stdout)
-    {
-        var dir = cl.Require("--out");
-        var spec = new SampleData.Spec(
-            Users: cl.Int("--users", 50, 1, 100_000_000), Items: cl.Int("--items", 500, 1, 100_000_000),
-            Levels: cl.Int("--levels", 3, 1, SidLayout.MaxLevels), Codes: cl.Int("--codes", 32, 1, SidLayout.MaxCodesPerLevel),
-            Dimension: cl.Int("--dim", 16, 1, Codebook.MaxDimension), SidsPerUser: cl.Int("--sids", 20, 0, SidSetCodec.MaxCount),
-            Seed: cl.Int("--seed", 7, 0, int.MaxValue));
-        cl.EnsureAllUsed();
-        SampleData.Write(dir, spec);
-        stdout.WriteLine(dir);
-        return Ok;
     }
 }

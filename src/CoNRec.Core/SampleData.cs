@@ -9,7 +9,12 @@ namespace CoNRec.Core;
 /// </summary>
 public static class SampleData
 {
-    public sealed record Spec(int Users = 50, int Items = 500, int Levels = 3, int Codes = 32, int Dimension = 16, int SidsPerUser = 20, int Seed = 7);
+    /// <param name="RecentNegatives">Profile part written as <c>recent_negatives</c> per user (0: none, the old file format).</param>
+    public sealed record Spec(int Users = 50, int Items = 500, int Levels = 3, int Codes = 32, int Dimension = 16, int SidsPerUser = 20, int Seed = 7)
+    {
+        public int RecentNegatives { get; init; }
+        public int RecentPositives { get; init; }
+    }
 
     public static Codebook WriteCodebook(string path, Spec spec)
     {
@@ -65,7 +70,22 @@ public static class SampleData
                 if (k > 0) sb.Append(',');
                 sb.Append((-0.1 * (k + 1)).ToString("F2", CultureInfo.InvariantCulture));
             }
-            predictions.WriteLine(sb.Append("]}").ToString());
+            sb.Append(']');
+            // The profile's parts draw from another stream, so files without them stay byte-identical to before.
+            foreach (var (name, count) in new[] { ("recent_negatives", spec.RecentNegatives), ("recent_positives", spec.RecentPositives) })
+            {
+                if (count == 0) continue;
+                var parts = new Random(HashCode.Combine(spec.Seed, u, name.Length));
+                sb.Append(",\"").Append(name).Append("\":[");
+                for (int k = 0; k < count; k++)
+                {
+                    layout.Unpack(sids[parts.Next(spec.Items)], codes);
+                    if (k > 0) sb.Append(',');
+                    sb.Append('[').AppendJoin(',', codes).Append(']');
+                }
+                sb.Append(']');
+            }
+            predictions.WriteLine(sb.Append('}').ToString());
         }
     }
 

@@ -1,3 +1,4 @@
+using CoNRec.Batch.Cli;
 using System.Diagnostics;
 using CoNRec.Batch.Generate;
 using CoNRec.Core;

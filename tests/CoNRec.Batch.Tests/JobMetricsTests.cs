@@ -1,3 +1,4 @@
+using CoNRec.Batch.Cli;
 using System.Net;
 using System.Net.Sockets;
 using CoNRec.Batch.Progress;

@@ -72,15 +72,34 @@ public sealed class LoadCommandTests(RedisFixture redis) : IClassFixture<RedisFi
     }
 
     [Theory]
-    [InlineData("load --codebook x", "option --catalog is required")]
-    [InlineData("load --codebook x --catalog y --predictions z --colour red", "unknown option(s) for 'load': --colour")]
-    [InlineData("frobnicate", "unknown command 'frobnicate'")]
-    [InlineData("sample --out /tmp/x --codes 0", "option --codes = '0' must be an integer in [1, 1048576]")]
+    [InlineData("load --codebook x", "Option '--catalog' is required.")]
+    [InlineData("load --codebook x --catalog y --predictions z --colour red", "Unrecognized command or argument '--colour'")]
+    [InlineData("frobnicate", "Unrecognized command or argument 'frobnicate'")]
+    [InlineData("sample --out /tmp/x --codes 0", "option --codes = 0 must be in [1, 1048576]")]
+    [InlineData("generate --bundle b --histories h --device tpu", "Argument 'tpu' not recognized. Must be one of")]
+    [InlineData("load --codebook x --catalog y --predictions z --as-of yesterday", "option --as-of = 'yesterday' must be an ISO-8601 time")]
+    [InlineData("eval --resamples 0", "option --resamples = 0 must be in [1, 100000]")]
     public async Task Bad_command_lines_are_usage_errors(string commandLine, string message)
     {
-        var (code, _, stderr) = await RunAsync(commandLine.Split(' '));
+        var (code, stdout, stderr) = await RunAsync(commandLine.Split(' '));
         Assert.Equal(BatchCli.Usage, code);
         Assert.Contains(message, stderr);
+        Assert.Contains("--help", stderr); // a pointer to the generated help
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public async Task Help_lists_every_option_each_command_reads()
+    {
+        // The help is generated from the options themselves: what eval accepts is what it documents.
+        var (code, stdout, _) = await RunAsync("eval", "--help");
+        Assert.Equal(BatchCli.Ok, code);
+        foreach (var option in new[] { "--epochs", "--lr", "--hidden", "--users", "--split", "--test-days", "--window-days", "--validation-days", "--resamples", "--skip-model", "--rqvae-epochs", "--disambiguate" })
+            Assert.Contains(option, stdout);
+        var generate = await RunAsync("generate", "--help");
+        foreach (var option in new[] { "--recent-negatives", "--recent-positives", "--as-of", "--shard-index", "--max-bad-fraction" })
+            Assert.Contains(option, generate.Out);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.CommandLine;
+using CoNRec.Batch.Cli;
 using CoNRec.Model.Prompting;
 using CoNRec.Model.RqVae;
 using CoNRec.Model.Training;
@@ -8,117 +10,140 @@ using CoNRec.Offline.Evaluation;
 namespace CoNRec.Batch.Experiment;
 
 /// <summary>
-/// Default sizes for the demo (synthetic, minutes on 2 cores), its CI-sized variant (<c>--quick</c>), and MovieLens.
-/// Every figure in the README comes from these defaults, so changing one means re-measuring.
+/// The options of the offline pipeline (<c>eval</c>, <c>stats</c>, <c>synth</c>, the demo), declared once with their
+/// defaults and ranges. Defaults are sized for the demo (synthetic, minutes on 2 cores), its CI-sized variant
+/// (<c>--quick</c>), and MovieLens; every figure in the README comes from them, so changing one means re-measuring.
 /// </summary>
-public static class Presets
+public sealed class Presets
 {
-    public static SyntheticSpec Synthetic(CommandLine cl, bool quick)
+    public Option<string?> MovieLens { get; } = Opt.String("--movielens", "MovieLens 100K directory (u.data, u.item); the data are read, never copied", helpName: "DIR");
+    public Option<string?> Dataset { get; } = Opt.String("--dataset", "a dataset in the generic format (items.jsonl, interactions.jsonl)", helpName: "DIR");
+    public Option<string?> Embeddings { get; } = Opt.String("--embeddings", "item embeddings JSONL ({\"item_id\", \"embedding\"}) instead of the built-in encoder", helpName: "FILE");
+    public Option<bool> Quick { get; } = Opt.Flag("--quick", "CI-sized run: smaller data, model and epochs");
+    public Option<int> Seed { get; } = Opt.Int("--seed", "seed of the data, the models and the evaluation draws", 7, 0, int.MaxValue);
+    public Option<string> Device { get; } = Opt.Choice("--device", "where models train and generate", "cpu", "cpu", "cuda");
+    public Option<bool> NoProgressBar { get; } = Opt.Flag("--no-progress-bar", "plain log lines instead of a progress bar");
+    // synthetic data
+    public Option<int?> Users { get; } = Opt.OptionalInt("--users", "synthetic users (default 1500; 300 with --quick)", 10, 10_000_000);
+    public Option<int?> Items { get; } = Opt.OptionalInt("--items", "synthetic items (default 1200; 400 with --quick)", 10, 10_000_000);
+    public Option<int?> Days { get; } = Opt.OptionalInt("--days", "synthetic days (default 60; 45 with --quick)", 36, 3650);
+    public Option<string> Synthetic { get; } = Opt.Choice("--synthetic", "synthetic story: dislikes of attributes across categories, or of whole categories (the earlier generator)", "attributes", "attributes", "categories");
+    // split
+    public Option<string?> Split { get; } = Opt.OptionalChoice("--split", "global: one test period in rolling windows; per-user: each user's last window (default: global for synthetic data, per-user otherwise)", "global", "per-user");
+    public Option<double> TestDays { get; } = Opt.Double("--test-days", "global split: the test period", 28, 0.001, 36500);
+    public Option<double> WindowDays { get; } = Opt.Double("--window-days", "ground-truth horizon of a case (the paper's 7 days)", 7, 0.001, 3650);
+    public Option<double?> ValidationDays { get; } = Opt.OptionalDouble("--validation-days", "global split: the validation period before the test period (default: one window; 0 disables)", 0, 36500);
+    public Option<int> MinPastNegatives { get; } = Opt.Int("--min-past-negatives", "a case needs this many negatives before its window", 1, 0, 1000);
+    public Option<int> Resamples { get; } = Opt.Int("--resamples", "bootstrap resamples over users for every interval", 1000, 1, 100_000);
+    // embeddings
+    public Option<double> TextWeight { get; } = Opt.Double("--text-weight", "weight of the title block in the item encoder", 1, 0, 10);
+    public Option<double> CodislikeWeight { get; } = Opt.Double("--codislike-weight", "weight of the co-dislike block in the item encoder", new ItemEmbedderOptions().NegativeCollaborativeWeight, 0, 10);
+    // RQ-VAE
+    public Option<int?> RqVaeEpochs { get; } = Opt.OptionalInt("--rqvae-epochs", "RQ-VAE epochs at most (default 400; 100 with --quick); held-out loss stops earlier", 1, 100_000);
+    public Option<int> RqVaeBatch { get; } = Opt.Int("--rqvae-batch", "RQ-VAE batch size", 64, 1, 65_536);
+    public Option<int> Codes { get; } = Opt.Int("--codes", "codes per RQ-VAE level (K)", 32, 2, 4096);
+    public Option<int> Latent { get; } = Opt.Int("--latent", "RQ-VAE latent dimension (d)", 32, 2, 4096);
+    public Option<double> RqVaeBeta { get; } = Opt.Double("--rqvae-beta", "weight of the commitment term (1 is the paper's Eq. 1)", new RqVaeOptions().Beta, 0, 100);
+    public Option<double> RqVaeLr { get; } = Opt.Double("--rqvae-lr", "RQ-VAE learning rate", new RqVaeOptions().LearningRate, 1e-6, 1);
+    public Option<string> RqVaeReset { get; } = Opt.Choice("--rqvae-reset", "move codes no item used onto random residuals after each epoch", "on", "on", "off");
+    public Option<string> Disambiguate { get; } = Opt.Choice("--disambiguate", "append a level that makes colliding SIDs unique", "on", "on", "off");
+    // fine-tuning
+    public Option<int?> Epochs { get; } = Opt.OptionalInt("--epochs", "fine-tuning epochs per progressive stage (default 3; 1 on MovieLens and with --quick)", 1, 1000);
+    public Option<int?> Hidden { get; } = Opt.OptionalInt("--hidden", "model hidden size (default 128; 64 with --quick)", 16, 8192);
+    public Option<int> Layers { get; } = Opt.Int("--layers", "model layers", new FineTuneOptions().Layers, 1, 128);
+    public Option<double> Lr { get; } = Opt.Double("--lr", "fine-tuning learning rate", new FineTuneOptions().LearningRate, 1e-6, 1);
+    public Option<bool> SkipModel { get; } = Opt.Flag("--skip-model", "no fine-tuning: evaluate the profile without model SIDs and the baselines (seconds)");
+    public Option<string?> Out { get; }
+
+    public Presets(string defaultOut) => Out = Opt.String("--out", "output directory for every artefact", defaultOut, helpName: "DIR");
+
+    /// <summary>Every option of the pipeline, added to <paramref name="command"/>; <paramref name="dataSources"/> false for the demo (synthetic only).</summary>
+    public T AddTo<T>(T command, bool dataSources = true) where T : Command
     {
+        if (dataSources) command.With(MovieLens, Dataset);
+        return command.With(Embeddings, Out, Quick, Seed, Device, NoProgressBar, Users, Items, Days, Synthetic, Split, TestDays, WindowDays, ValidationDays,
+            MinPastNegatives, Resamples, TextWeight, CodislikeWeight, RqVaeEpochs, RqVaeBatch, Codes, Latent, RqVaeBeta, RqVaeLr, RqVaeReset, Disambiguate,
+            Epochs, Hidden, Layers, Lr, SkipModel);
+    }
+
+    /// <summary>Only the synthetic generator's options (for <c>synth</c>).</summary>
+    public T AddSyntheticTo<T>(T command) where T : Command => command.With(Users, Items, Days, Seed, Synthetic);
+
+    public SyntheticSpec ReadSynthetic(ParseResult r)
+    {
+        bool quick = r.GetValue(Quick);
         var d = quick ? new SyntheticSpec { Users = 300, Items = 400, Days = 45 } : new SyntheticSpec();
         return d with
         {
-            Users = cl.Int("--users", d.Users, 10, 10_000_000), Items = cl.Int("--items", d.Items, 10, 10_000_000),
-            Days = cl.Int("--days", d.Days, 36, 3650), Seed = cl.Int("--seed", d.Seed, 0, int.MaxValue),
-            Model = cl.Get("--synthetic") switch
-            {
-                null or "attributes" => SyntheticModel.Attributes,
-                "categories" => SyntheticModel.Categories,
-                var v => throw new UsageException($"option --synthetic = '{v}' must be 'attributes' or 'categories'"),
-            },
-        };
-    }
-
-    private static FineTuneOptions FineTune(CommandLine cl, bool quick, int seed, int defaultEpochs)
-    {
-        int epochs = cl.Int("--epochs", quick ? 1 : defaultEpochs, 1, 1000);
-        var d = new FineTuneOptions();
-        return d with
-        {
-            Seed = seed,
-            HiddenSize = cl.Int("--hidden", quick ? 64 : d.HiddenSize, 16, 8192),
-            Layers = cl.Int("--layers", d.Layers, 1, 128),
-            IntermediateSize = 2 * cl.Int("--hidden", quick ? 64 : d.HiddenSize, 16, 8192),
-            LearningRate = cl.Double("--lr", d.LearningRate, 1e-6, 1),
-            // The progressive context schedule: 3-day negatives → all negatives → negatives + positives.
-            Stages =
-            [
-                new FineTuneStage(PromptContext.RecentNegatives, Epochs: epochs),
-                new FineTuneStage(PromptContext.AllNegatives, Epochs: epochs),
-                new FineTuneStage(PromptContext.NegativesAndPositives, Epochs: epochs),
-            ],
+            Users = r.GetValue(Users) ?? d.Users, Items = r.GetValue(Items) ?? d.Items, Days = r.GetValue(Days) ?? d.Days, Seed = r.GetValue(Seed),
+            Model = r.GetValue(Synthetic) == "categories" ? SyntheticModel.Categories : SyntheticModel.Attributes,
         };
     }
 
     /// <summary>
-    /// The split, with a per-dataset default protocol. Synthetic data share one calendar and every user is active in the last
-    /// weeks, so one global test period gives many cases and mimics a nightly job. MovieLens and user datasets rate in
-    /// bursts years apart (MovieLens: 84 test cases in a global 28-day period), so each user's own last window is the test.
+    /// The split, with a per-dataset default protocol. Synthetic data share one calendar and every user is active in the
+    /// last weeks, so one global test period gives many cases and mimics a nightly job. MovieLens and user datasets rate
+    /// in bursts years apart (MovieLens: 84 test cases in a global 28-day period, 834 per user), so each user's own last
+    /// window is the test.
     /// </summary>
-    public static SplitOptions Split(CommandLine cl, DataSource source)
+    public SplitOptions ReadSplit(ParseResult r, DataSource source)
     {
-        var protocol = cl.Get("--split") switch
+        var protocol = r.GetValue(Split) switch
         {
-            null => source == DataSource.Synthetic ? SplitProtocol.Global : SplitProtocol.PerUser,
             "global" => SplitProtocol.Global,
             "per-user" => SplitProtocol.PerUser,
-            var v => throw new UsageException($"option --split = '{v}' must be 'global' or 'per-user'"),
+            _ => source == DataSource.Synthetic ? SplitProtocol.Global : SplitProtocol.PerUser,
         };
-        var d = new SplitOptions();
-        double window = cl.Double("--window-days", d.WindowDays, 0.001, 3650);
+        double window = r.GetValue(WindowDays);
         return new SplitOptions
         {
-            Protocol = protocol,
-            TestDays = cl.Double("--test-days", d.TestDays, 0.001, 36500),
-            WindowDays = window,
-            ValidationDays = cl.Double("--validation-days", window, 0, 36500),
-            MinPastNegatives = cl.Int("--min-past-negatives", d.MinPastNegatives, 0, 1000),
+            Protocol = protocol, TestDays = r.GetValue(TestDays), WindowDays = window, ValidationDays = r.GetValue(ValidationDays) ?? window,
+            MinPastNegatives = r.GetValue(MinPastNegatives),
         };
     }
 
-    public static ExperimentOptions FromCommandLine(CommandLine cl, string defaultOut)
+    public ExperimentOptions Read(ParseResult r)
     {
-        bool quick = cl.Flag("--quick");
-        string? movielens = cl.Get("--movielens"), dataset = cl.Get("--dataset");
+        bool quick = r.GetValue(Quick);
+        string? movielens = r.GetValue(MovieLens), dataset = r.GetValue(Dataset);
         if (movielens is not null && dataset is not null) throw new UsageException("give --movielens or --dataset, not both");
         var source = movielens is not null ? DataSource.MovieLens : dataset is not null ? DataSource.Dataset : DataSource.Synthetic;
-        int seed = cl.Int("--seed", 7, 0, int.MaxValue);
-        var options = new ExperimentOptions
+        int seed = r.GetValue(Seed);
+        // MovieLens yields ~4× the synthetic demo's sequences (long rating sessions): one epoch per stage keeps it near 10 minutes.
+        int epochs = r.GetValue(Epochs) ?? (quick || movielens is not null ? 1 : 3);
+        int hidden = r.GetValue(Hidden) ?? (quick ? 64 : new FineTuneOptions().HiddenSize);
+        return new ExperimentOptions
         {
             Source = source,
             InputDirectory = movielens ?? dataset,
-            Synthetic = Synthetic(cl, quick),
-            EmbeddingsFile = cl.Get("--embeddings"),
-            Embedder = new ItemEmbedderOptions
-            {
-                TextWeight = (float)cl.Double("--text-weight", 1.0, 0, 10),
-                NegativeCollaborativeWeight = (float)cl.Double("--codislike-weight", new ItemEmbedderOptions().NegativeCollaborativeWeight, 0, 10),
-            },
-            OutputDirectory = cl.Get("--out") ?? defaultOut,
-            Device = cl.Get("--device") ?? "cpu",
-            Terminal = cl.Flag("--no-progress-bar") ? false : null,
+            Synthetic = ReadSynthetic(r),
+            EmbeddingsFile = r.GetValue(Embeddings),
+            Embedder = new ItemEmbedderOptions { TextWeight = (float)r.GetValue(TextWeight), NegativeCollaborativeWeight = (float)r.GetValue(CodislikeWeight) },
+            OutputDirectory = r.GetValue(Out)!,
+            Device = r.GetValue(Device)!,
+            Terminal = r.GetValue(NoProgressBar) ? false : null,
             RqVae = new RqVaeOptions
             {
-                Seed = seed, Epochs = cl.Int("--rqvae-epochs", quick ? 100 : 400, 1, 100_000), BatchSize = cl.Int("--rqvae-batch", 64, 1, 65_536),
-                CodesPerLevel = cl.Int("--codes", 32, 2, 4096), LatentDim = cl.Int("--latent", 32, 2, 4096),
-                Beta = cl.Double("--rqvae-beta", new RqVaeOptions().Beta, 0, 100),
-                LearningRate = cl.Double("--rqvae-lr", new RqVaeOptions().LearningRate, 1e-6, 1),
-                ResetDeadCodes = cl.Get("--rqvae-reset") is not "off",
-                Disambiguate = cl.Get("--disambiguate") switch
-                {
-                    null or "on" => true,
-                    "off" => false,
-                    var v => throw new UsageException($"option --disambiguate = '{v}' must be 'on' or 'off'"),
-                },
+                Seed = seed, Epochs = r.GetValue(RqVaeEpochs) ?? (quick ? 100 : 400), BatchSize = r.GetValue(RqVaeBatch),
+                CodesPerLevel = r.GetValue(Codes), LatentDim = r.GetValue(Latent), Beta = r.GetValue(RqVaeBeta), LearningRate = r.GetValue(RqVaeLr),
+                ResetDeadCodes = r.GetValue(RqVaeReset) == "on", Disambiguate = r.GetValue(Disambiguate) == "on",
             },
-            // MovieLens yields ~4× the synthetic demo's sequences (long rating sessions): one epoch per stage keeps it near 10 minutes.
-            FineTune = FineTune(cl, quick, seed, defaultEpochs: movielens is not null ? 1 : 3),
+            FineTune = new FineTuneOptions() with
+            {
+                Seed = seed, HiddenSize = hidden, IntermediateSize = 2 * hidden, Layers = r.GetValue(Layers), LearningRate = r.GetValue(Lr),
+                // The progressive context schedule: 3-day negatives → all negatives → negatives + positives.
+                Stages =
+                [
+                    new FineTuneStage(PromptContext.RecentNegatives, Epochs: epochs),
+                    new FineTuneStage(PromptContext.AllNegatives, Epochs: epochs),
+                    new FineTuneStage(PromptContext.NegativesAndPositives, Epochs: epochs),
+                ],
+            },
             TrainingData = new TrainingDataOptions { Seed = seed },
             Eval = new EvalOptions { Seed = seed },
-            Split = Split(cl, source),
-            Resamples = cl.Int("--resamples", 1000, 1, 100_000),
-            SkipModel = cl.Flag("--skip-model"),
+            Split = ReadSplit(r, source),
+            Resamples = r.GetValue(Resamples),
+            SkipModel = r.GetValue(SkipModel),
         };
-        return options;
     }
 }

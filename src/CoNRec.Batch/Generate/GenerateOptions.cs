@@ -1,3 +1,4 @@
+using CoNRec.Batch.Cli;
 using CoNRec.Core;
 
 namespace CoNRec.Batch.Generate;

@@ -1,3 +1,4 @@
+using CoNRec.Batch.Cli;
 using System.Globalization;
 using Prometheus;
 

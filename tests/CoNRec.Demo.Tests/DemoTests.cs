@@ -1,14 +1,13 @@
 using System.Text.Json;
-using CoNRec.Batch;
-using CoNRec.Batch.Demo;
 using CoNRec.Batch.Experiment;
+using CoNRec.Demo;
 using CoNRec.Core;
 using CoNRec.Model.Bundle;
 using CoNRec.Offline.Evaluation;
 using CoNRec.V1;
 using Xunit;
 
-namespace CoNRec.Batch.Tests;
+namespace CoNRec.Demo.Tests;
 
 /// <summary>
 /// The README's main job at CI size: synthetic data → embeddings → RQ-VAE → fine-tune → evaluation → the real filter
@@ -27,9 +26,11 @@ public sealed class DemoTests : IDisposable
     [Fact]
     public async Task Demo_runs_the_whole_loop_and_serves_what_it_evaluated()
     {
-        var cl = new CommandLine(["demo", "--quick", "--out", _dir, "--no-progress-bar", "--users", "200", "--items", "240"], new HashSet<string> { "--quick", "--no-progress-bar" });
-        var options = Presets.FromCommandLine(cl, "unused");
-        cl.EnsureAllUsed();
+        var presets = new Presets("unused");
+        var parsed = presets.AddTo(new System.CommandLine.RootCommand(), dataSources: false)
+            .Parse(["--quick", "--out", _dir, "--no-progress-bar", "--users", "200", "--items", "240"]);
+        Assert.Empty(parsed.Errors);
+        var options = presets.Read(parsed);
         var stdout = new StringWriter();
         var result = await new DemoCommand(options, stdout, TextWriter.Null).RunAsync();
         string text = stdout.ToString();
@@ -110,7 +111,7 @@ public sealed class DemoTests : IDisposable
         };
         string path = Path.Combine(_dir, "h.jsonl");
         Assert.Equal(1, HistoryConversion.WriteJsonl(path, interactions));
-        var records = Histories.HistoryReader.Read(path, CancellationToken.None).ToList();
+        var records = CoNRec.Batch.Histories.HistoryReader.Read(path, CancellationToken.None).ToList();
         var h = Assert.Single(records).History!;
         Assert.Equal("u1", h.UserId);
         var n = Assert.Single(h.Negatives);

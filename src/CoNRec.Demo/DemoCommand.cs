@@ -4,7 +4,7 @@ using CoNRec.Offline.Data;
 using CoNRec.Offline.Evaluation;
 using CoNRec.V1;
 
-namespace CoNRec.Batch.Demo;
+namespace CoNRec.Demo;
 
 /// <summary>
 /// The README's main job: the whole loop on synthetic data with embedded defaults. Offline: data → embeddings →

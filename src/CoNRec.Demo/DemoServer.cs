@@ -9,7 +9,7 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
 using StackExchange.Redis;
 
-namespace CoNRec.Batch.Demo;
+namespace CoNRec.Demo;
 
 /// <summary>
 /// The serving half of the demo, all in this process and on loopback: the filter service exactly as production runs
@@ -64,7 +64,7 @@ public sealed class DemoServer : IAsyncDisposable
             Redis = Redis, Bundle = bundleDir, Histories = histories, Output = output, Terminal = terminal,
         }, log).RunAsync();
         using var mux = await RedisConnection.ConnectAsync(Redis, "conrec-demo", allowAdmin: true);
-        var meta = await Publishing.PublishAsync(mux.GetDatabase(), "conrec", result.Generation, new PublishPolicy());
+        var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys("conrec"), new StoreOptions(), result.Generation);
         log.WriteLine($"published {meta.Id}: {meta.Users} users, codebook {meta.CodebookHash[..12]}");
         return meta.Id;
     }
@@ -105,16 +105,5 @@ public sealed class DemoServer : IAsyncDisposable
         using var l = new TcpListener(IPAddress.Loopback, 0);
         l.Start();
         return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-}
-
-/// <summary>The publish step shared by the CLI and the demo: finalise a sharded generation, then switch to it atomically.</summary>
-public static class Publishing
-{
-    public static async Task<GenerationMeta> PublishAsync(IDatabase db, string keyPrefix, string generation, PublishPolicy policy)
-    {
-        var keys = new RedisKeys(keyPrefix);
-        await new GenerationShards(db, keys).FinalizeAsync(generation, policy); // no-op unless written by generate shards
-        return await new GenerationRegistry(db, keys, new StoreOptions { KeyPrefix = keyPrefix }).PublishAsync(generation);
     }
 }
