@@ -38,8 +38,7 @@ public static class AdminEndpoints
     private static object SceneJson(SceneSettings s, DateTimeOffset? updated, string? by) =>
         new { threshold = s.Threshold, mode = SceneSettings.ModeName(s.Mode), guard_weight = s.GuardWeight, predicted_weight = s.PredictedWeight, updated, updated_by = by };
 
-    private static async Task<IResult> PutThreshold(string scene, HttpRequest request, IConnectionMultiplexer mux, RedisKeys keys,
-        IOptions<StoreOptions> storeOptions, ServingState state)
+    private static async Task<IResult> PutThreshold(string scene, HttpRequest request, SceneStore store, ServingState state)
     {
         if (SceneStore.ValidateName(scene) is { } nameError) return Problem(400, nameError);
         using var body = await ReadJsonAsync(request);
@@ -58,7 +57,6 @@ public static class AdminEndpoints
         }
         if (ReadWeight(root, "guard_weight", current.GuardWeight, ProfileScoring.ValidateGuardWeight, out float guard) is { } guardError) return Problem(400, guardError);
         if (ReadWeight(root, "predicted_weight", current.PredictedWeight, ProfileScoring.ValidatePredictedWeight, out float predicted) is { } predictedError) return Problem(400, predictedError);
-        var store = new SceneStore(mux.GetDatabase(), keys, storeOptions.Value);
         try
         {
             var record = await store.SetAsync(scene, new SceneSettings((float)threshold, mode, guard, predicted), Actor(request), "put");
@@ -69,18 +67,17 @@ public static class AdminEndpoints
         catch (RedisException e) { return Problem(503, $"store unavailable; the change was not applied ({e.Message})"); }
     }
 
-    private static async Task<IResult> GetAudit(IConnectionMultiplexer mux, RedisKeys keys, IOptions<StoreOptions> storeOptions, int? count)
+    private static async Task<IResult> GetAudit(SceneStore store, int? count)
     {
         if (count is < 1 or > 10_000) return Problem(400, "'count' must be in [1, 10000]");
-        try { return Results.Json(new { entries = await new SceneStore(mux.GetDatabase(), keys, storeOptions.Value).GetAuditAsync(count ?? 100) }); }
+        try { return Results.Json(new { entries = await store.GetAuditAsync(count ?? 100) }); }
         catch (RedisException e) { return Problem(503, $"store unavailable ({e.Message})"); }
     }
 
-    private static async Task<IResult> GetGenerations(IConnectionMultiplexer mux, RedisKeys keys, IOptions<StoreOptions> storeOptions)
+    private static async Task<IResult> GetGenerations(GenerationRegistry registry)
     {
         try
         {
-            var registry = new GenerationRegistry(mux.GetDatabase(), keys, storeOptions.Value);
             return Results.Json(new { active = await registry.GetActiveIdAsync(), generations = await registry.ListAsync() });
         }
         catch (RedisException e) { return Problem(503, $"store unavailable ({e.Message})"); }
@@ -88,8 +85,8 @@ public static class AdminEndpoints
 
     private sealed record Sample(string UserId, string ItemId, uint[]? Sid, bool Disliked);
 
-    private static async Task<IResult> Tune(string scene, HttpRequest request, ServingState state, FilterEngine engine,
-        IConnectionMultiplexer mux, RedisKeys keys, IOptions<StoreOptions> storeOptions, IOptions<FilterOptions> filterOptions)
+    private static async Task<IResult> Tune(string scene, HttpRequest request, ServingState state, FilterEngine engine, SceneStore store,
+        IOptions<FilterOptions> filterOptions)
     {
         if (SceneStore.ValidateName(scene) is { } nameError) return Problem(400, nameError);
         using var body = await ReadJsonAsync(request);
@@ -165,7 +162,7 @@ public static class AdminEndpoints
             var mode = sceneNow.Mode;
             try
             {
-                await new SceneStore(mux.GetDatabase(), keys, storeOptions.Value).SetAsync(scene, new SceneSettings(rec.Threshold, mode, guard, predicted), Actor(request), "tune");
+                await store.SetAsync(scene, new SceneSettings(rec.Threshold, mode, guard, predicted), Actor(request), "tune");
                 await state.RefreshAsync(request.HttpContext.RequestAborted);
                 applied = true;
             }
@@ -259,7 +256,8 @@ public static class AdminEndpoints
         public void Dispose() => Document?.Dispose();
     }
 
-    private const long MaxBodyBytes = 32L << 20;
+    /// <summary>The largest admin request body; Kestrel enforces it (chunked bodies too), and JSON parsing checks it again.</summary>
+    public const long MaxBodyBytes = 32L << 20;
 
     private static async Task<JsonBody> ReadJsonAsync(HttpRequest request)
     {

@@ -9,8 +9,13 @@ using StackExchange.Redis;
 
 namespace CoNRec.FilterService;
 
-/// <summary>Wires the service together. Kept out of Program.cs so tests host the very same app on loopback.</summary>
-public static class FilterServiceHost
+/// <summary>
+/// The service's wiring as ASP.NET Core extension methods (in the style of eShop's Basket.API): <see cref="AddFilterService"/>
+/// registers options (validated once at start), the store (the Redis connection, or an embedded Garnet, owned and
+/// disposed by the host), the store classes handlers receive by injection, gRPC, health and metrics;
+/// <see cref="MapFilterService"/> maps gRPC on its port and admin HTTP on its own.
+/// </summary>
+public static class FilterServiceExtensions
 {
     public static readonly Dictionary<string, string> SwitchMappings = new()
     {
@@ -25,65 +30,70 @@ public static class FilterServiceHost
         ["--max-candidates"] = "Filter:MaxCandidates",
     };
 
-    public static WebApplication Build(string[] args)
+    public static WebApplicationBuilder AddFilterService(this WebApplicationBuilder builder, string[] args)
     {
-        // StackExchange.Redis completes on the thread pool: a burst must not wait for the pool's slow thread injection
-        // (0.5 s per thread), or reads time out while Redis itself is idle.
-        ThreadPool.GetMinThreads(out int workers, out int io);
-        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
-
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.AddEnvironmentVariables().AddCommandLine(args, SwitchMappings);
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        // Information is for state changes (generations, scenes, the store): per-request lines go to Debug, ours, which
+        // never carry a query string (a token sent as ?access_token= must not reach a log). ASP.NET Core's own
+        // request-start line logs the full URL, so it is off at every level; so is the host's failed-start dump, which
+        // RunAsync reports as one line.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
+        var services = builder.Services;
 
-        builder.Services.AddOptions<FilterOptions>().Bind(builder.Configuration.GetSection(FilterOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddOptions<AdminOptions>().Bind(builder.Configuration.GetSection(AdminOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
-        builder.Services.AddOptions<StoreOptions>().Bind(builder.Configuration.GetSection(StoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<FilterOptions>().Bind(builder.Configuration.GetSection(FilterOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AdminOptions>().Bind(builder.Configuration.GetSection(AdminOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+        services.AddOptions<StoreOptions>().Bind(builder.Configuration.GetSection(StoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<StoreOptions>>().Value);
 
-        // Options are validated here too, before Kestrel binds: a bad flag must stop the process with its message.
-        var filter = Validated(builder.Configuration.GetSection(FilterOptions.Section).Get<FilterOptions>() ?? new());
-        var admin = Validated(builder.Configuration.GetSection(AdminOptions.Section).Get<AdminOptions>() ?? new());
-        var store = Validated(builder.Configuration.GetSection(StoreOptions.Section).Get<StoreOptions>() ?? new());
-        if (new AdminOptionsValidator().Validate(null, admin) is { Failed: true } adminFailure) throw new OptionsValidationException("Admin", typeof(AdminOptions), adminFailure.Failures);
-
-        builder.WebHost.ConfigureKestrel(k =>
+        // Endpoints come from the validated options: the gRPC port speaks HTTP/2 only, the admin port HTTP/1.1.
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<FilterOptions>, IOptions<AdminOptions>>((k, filter, admin) =>
         {
-            k.Listen(ParseAddress(filter.GrpcBindAddress), filter.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
-            k.Listen(ParseAddress(admin.BindAddress), admin.Port, o => o.Protocols = HttpProtocols.Http1);
-            k.Limits.MaxRequestBodySize = 64L << 20;
+            k.Listen(ParseAddress(filter.Value.GrpcBindAddress), filter.Value.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
+            k.Listen(ParseAddress(admin.Value.BindAddress), admin.Value.Port, o => o.Protocols = HttpProtocols.Http1);
+            k.Limits.MaxRequestBodySize = AdminEndpoints.MaxBodyBytes;
         });
 
-        // Embedded default: no --redis means an in-process Garnet on loopback, reached through the same client code.
-        EmbeddedGarnet? garnet = null;
-        string redis = store.Redis ?? "";
-        if (string.IsNullOrWhiteSpace(redis))
+        // The store: a Redis connection string, or (none given) an in-process Garnet on loopback reached through the very
+        // same client. Both are singletons the container disposes at shutdown; StoreConnection starts them with the host.
+        services.AddSingleton<StoreEndpoint>();
+        services.AddSingleton<IConnectionMultiplexer>(sp => sp.GetRequiredService<StoreEndpoint>().Connect());
+        services.AddSingleton(sp => sp.GetRequiredService<IConnectionMultiplexer>().GetDatabase());
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<StoreOptions>().KeyPrefix));
+        services.AddSingleton<SceneStore>();
+        services.AddSingleton<GenerationRegistry>();
+        services.AddSingleton<FeedbackStore>();
+        services.AddSingleton<FilterMetrics>();
+        services.AddSingleton(sp => new ResilientReader(sp.GetRequiredService<IDatabase>(), sp.GetRequiredService<StoreOptions>(), sp.GetRequiredService<FilterMetrics>()));
+        services.AddSingleton<ServingState>();
+        services.AddSingleton<FilterEngine>();
+        services.AddHostedService<StoreConnection>();
+        services.AddHostedService<StateRefresher>();
+
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
+        services.AddGrpc(o => o.MaxReceiveMessageSize = 16 << 20);
+        services.AddGrpcReflection();
+        services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
+        services.AddGrpcHealthChecks();
+        return builder;
+    }
+
+    public static WebApplication MapFilterService(this WebApplication app)
+    {
+        var admin = app.Services.GetRequiredService<IOptions<AdminOptions>>().Value;
+        var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CoNRec.FilterService.Requests");
+        app.Use(async (context, next) =>
         {
-            garnet = EmbeddedGarnet.Start(store.EmbeddedPort);
-            redis = garnet.Endpoint;
-        }
-        if (garnet is not null) builder.Services.AddSingleton(garnet);
-        var mux = RedisConnection.ConnectAsync(redis, "conrec-filter").GetAwaiter().GetResult();
-        builder.Services.AddSingleton<IConnectionMultiplexer>(mux);
-        builder.Services.AddSingleton(new RedisKeys(store.KeyPrefix));
-        builder.Services.AddSingleton<FilterMetrics>();
-        builder.Services.AddSingleton(sp => new ResilientReader(mux.GetDatabase(), sp.GetRequiredService<IOptions<StoreOptions>>().Value, sp.GetRequiredService<FilterMetrics>()));
-        builder.Services.AddSingleton<ServingState>();
-        builder.Services.AddSingleton<FilterEngine>();
-        builder.Services.AddSingleton(sp => new FeedbackStore(mux.GetDatabase(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<IOptions<StoreOptions>>().Value));
-        builder.Services.AddHostedService<StateRefresher>();
-
-        // The admin API speaks snake_case throughout, like the gRPC/JSON contracts.
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
-        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = 16 << 20);
-        builder.Services.AddGrpcReflection();
-        builder.Services.AddHealthChecks().AddCheck<ReadinessCheck>("ready", tags: ["ready"]);
-        builder.Services.AddGrpcHealthChecks();
-
-        var app = builder.Build();
-        app.Logger.LogInformation("Store: {Store}", garnet is null ? redis : $"embedded Garnet on {redis}");
-        if (string.IsNullOrEmpty(admin.Token)) app.Logger.LogWarning("Admin API on {Bind}:{Port} has no token (loopback only)", admin.BindAddress, admin.Port);
-
+            if (!requests.IsEnabled(LogLevel.Debug)) { await next(context); return; }
+            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            await next(context);
+            requests.LogDebug("{Method} {Path} on :{Port} -> {Status} in {Ms:F1} ms", context.Request.Method, context.Request.Path.Value,
+                context.Connection.LocalPort, context.Response.StatusCode, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        });
         app.UseRouting();
         // Admin endpoints answer only on the admin port and gRPC only on the gRPC port; the Host header is not trusted for this.
         app.Use((context, next) =>
@@ -111,18 +121,101 @@ public static class FilterServiceHost
         return app;
     }
 
-    private static T Validated<T>(T options) where T : class
-    {
-        var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
-        if (!System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, validateAllProperties: true))
-            throw new OptionsValidationException(typeof(T).Name, typeof(T), results.Select(r => $"{typeof(T).Name}: {r.ErrorMessage}"));
-        return options;
-    }
-
     private static IPAddress ParseAddress(string address) =>
         address == "localhost" ? IPAddress.Loopback : IPAddress.Parse(address);
 
     private sealed class AdminPortOnly;
+}
+
+/// <summary>The store this replica talks to: the configured Redis, or an embedded Garnet started on first use.</summary>
+public sealed class StoreEndpoint(IOptions<StoreOptions> options) : IDisposable
+{
+    private EmbeddedGarnet? _garnet;
+
+    public string Configuration { get; private set; } = "";
+    public bool Embedded => _garnet is not null;
+
+    public ConnectionMultiplexer Connect()
+    {
+        var store = options.Value;
+        string redis = store.Redis ?? "";
+        if (string.IsNullOrWhiteSpace(redis))
+        {
+            _garnet = EmbeddedGarnet.Start(store.EmbeddedPort);
+            redis = _garnet.Endpoint;
+        }
+        Configuration = redis;
+        // AbortOnConnectFail=false inside: a replica starts (and fails open) while Redis is down.
+        return RedisConnection.ConnectAsync(redis, "conrec-filter").GetAwaiter().GetResult();
+    }
+
+    public void Dispose() => _garnet?.Dispose();
+}
+
+/// <summary>Connects the store when the host starts (not on the first request), and says where it is.</summary>
+public sealed class StoreConnection(IConnectionMultiplexer mux, StoreEndpoint endpoint, IOptions<AdminOptions> admin, ILogger<StoreConnection> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        log.LogInformation("Store: {Store} ({State})", endpoint.Embedded ? $"embedded Garnet on {endpoint.Configuration}" : endpoint.Configuration,
+            mux.IsConnected ? "connected" : "not reachable yet; serving fail-open until it is");
+        if (string.IsNullOrEmpty(admin.Value.Token))
+            log.LogWarning("Admin API on {Bind}:{Port} has no token (loopback only)", admin.Value.BindAddress, admin.Value.Port);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Builds and runs the service; what Program.cs, the demo and the tests call.</summary>
+public static class FilterServiceHost
+{
+    /// <summary>
+    /// The app, built and mapped, with every option already validated: a bad option throws
+    /// <see cref="OptionsValidationException"/> here, before anything binds a port or connects.
+    /// </summary>
+    public static WebApplication Build(string[] args)
+    {
+        // StackExchange.Redis completes on the thread pool: a burst must not wait for the pool's slow thread injection
+        // (0.5 s per thread), or reads time out while Redis itself is idle.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.AddFilterService(args);
+        var app = builder.Build();
+        app.Services.GetRequiredService<IStartupValidator>().Validate();
+        return app.MapFilterService();
+    }
+
+    /// <summary>
+    /// Program.cs: a start-up problem (an invalid option, an unsafe admin bind, a port in use) is one line on stderr
+    /// naming the option, and exit code 1 — no stack trace, no abort.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication app;
+        try { app = Build(args); }
+        catch (OptionsValidationException e)
+        {
+            foreach (var failure in e.Failures) Console.Error.WriteLine($"error: {failure}");
+            return 1;
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+        try
+        {
+            await app.RunAsync();
+            return 0;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
 }
 
 /// <summary>Ready once the first refresh ran and the replica can serve from a known state (or reach the store).</summary>

@@ -1,4 +1,3 @@
 using CoNRec.FilterService;
 
-var app = FilterServiceHost.Build(args);
-await app.RunAsync();
+return await FilterServiceHost.RunAsync(args);

@@ -17,7 +17,7 @@ public sealed record ServingSnapshot(
 /// snapshot so a request never sees a generation with another generation's codebook. Refreshed on pub/sub hints and
 /// by polling; a failed refresh keeps the last good snapshot (the ranking stage must not notice a Redis blip).
 /// </summary>
-public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOptions<FilterOptions> options, IOptions<StoreOptions> storeOptions,
+public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, SceneStore sceneStore, IOptions<FilterOptions> options,
     FilterMetrics metrics, ILogger<ServingState> log)
 {
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
@@ -55,7 +55,7 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
                 if (activeId is null) generation = null;
                 else if (generation?.Id != activeId) generation = await LoadGenerationAsync(db, activeId, cancellationToken) ?? generation;
 
-                var scenes = await new SceneStore(db, keys, storeOptions.Value).GetAllAsync(options.Value.DefaultGuardWeight, options.Value.DefaultPredictedWeight).WaitAsync(timeout, cancellationToken);
+                var scenes = await sceneStore.GetAllAsync(options.Value.DefaultGuardWeight, options.Value.DefaultPredictedWeight).WaitAsync(timeout, cancellationToken);
                 _current = new ServingSnapshot(generation, scenes, true, true, DateTimeOffset.UtcNow);
                 if (generation is not null && generation != previous.Generation)
                 {
@@ -162,7 +162,7 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, IOp
 
 /// <summary>Keeps <see cref="ServingState"/> fresh: pub/sub hints for speed, polling for a replica that missed one.</summary>
 public sealed class StateRefresher(
-    ServingState state, IConnectionMultiplexer mux, RedisKeys keys, IOptions<FilterOptions> options,
+    ServingState state, IConnectionMultiplexer mux, RedisKeys keys, GenerationRegistry registry, IOptions<FilterOptions> options,
     IOptions<StoreOptions> storeOptions, ILogger<StateRefresher> log) : BackgroundService
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
@@ -197,7 +197,6 @@ public sealed class StateRefresher(
         if (string.IsNullOrEmpty(dir)) return;
         try
         {
-            var registry = new GenerationRegistry(mux.GetDatabase(), keys, storeOptions.Value);
             if (await registry.GetActiveIdAsync() is { } active)
             {
                 log.LogInformation("Seed skipped: generation {Generation} is already active", active);
