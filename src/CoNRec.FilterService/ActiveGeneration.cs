@@ -32,7 +32,7 @@ public sealed class ActiveGeneration
         Reconstructions = reconstructions is not null && ReferenceEquals(reconstructions.Codebook, codebook)
             ? reconstructions
             : new ReconstructionCache(codebook, options.ReconstructionCacheEntries);
-        Catalog = new CatalogCache(options.CatalogCacheEntries);
+        Catalog = new CatalogCache(options.CatalogCacheBytes);
         _keys = keys;
         _itemKeyPrefix = keys.ItemBucketPrefix(meta.Id);
         FeedbackTag = FeedbackStore.CodebookTag(meta.CodebookHash);
@@ -88,20 +88,33 @@ public sealed class ReconstructionCache
 }
 
 /// <summary>
-/// item_id → packed SID, including negative entries for items the catalog does not know. Bounded by a two-generation
-/// scheme: when the young map fills, it becomes the old one and the previous old map is dropped; hits in the old map
-/// are promoted. Approximates LRU without per-hit bookkeeping.
+/// item_id → packed SID, including negative entries for items the catalog does not know. Bounded in bytes (ids are
+/// client strings of up to 256 bytes, so a count bound is not a memory bound): each entry is charged its id's UTF-16
+/// size plus a fixed overhead for the string header, the value and the map's node. Two generations: when the young map
+/// reaches half the budget it becomes the old one and the previous old map is dropped; hits in the old map are
+/// promoted. Approximates LRU without per-hit bookkeeping; memory stays under the budget.
 /// </summary>
-public sealed class CatalogCache(int capacity)
+public sealed class CatalogCache(long capacityBytes)
 {
     public const ulong Unknown = ulong.MaxValue;
 
-    /// <summary>How many entries can be added before the first young→old swap.</summary>
-    public int WarmCapacity => Math.Max(0, (capacity / 2) - 1);
+    /// <summary>String header, the ulong, the dictionary node and bucket, rounded up: measured ~70 B on .NET 10 x64.</summary>
+    public const int EntryOverheadBytes = 80;
+
+    public static long EntryBytes(string itemId) => EntryOverheadBytes + (2L * itemId.Length);
 
     private readonly Lock _swap = new();
     private ConcurrentDictionary<string, ulong> _young = new(StringComparer.Ordinal);
     private ConcurrentDictionary<string, ulong> _old = new(StringComparer.Ordinal);
+    private long _youngBytes, _oldBytes;
+
+    /// <summary>Bytes charged to both maps: always at most the budget.</summary>
+    public long Bytes => Volatile.Read(ref _youngBytes) + Volatile.Read(ref _oldBytes);
+    public int Count => _young.Count + _old.Count;
+    public long CapacityBytes => capacityBytes;
+
+    /// <summary>Warming stops before the first young→old swap, so it never pushes out what it just loaded.</summary>
+    public bool WarmFull => Volatile.Read(ref _youngBytes) >= (capacityBytes / 2) - (EntryOverheadBytes + 512);
 
     public bool TryGet(string itemId, out ulong sid)
     {
@@ -116,15 +129,19 @@ public sealed class CatalogCache(int capacity)
 
     public void Add(string itemId, ulong sid)
     {
-        if (capacity == 0) return;
+        long bytes = EntryBytes(itemId);
+        if (bytes > capacityBytes / 2) return; // an id larger than half the budget is never cached
         var young = _young;
-        young[itemId] = sid;
-        if (young.Count < Math.Max(1, capacity / 2)) return;
+        if (young.TryAdd(itemId, sid)) Interlocked.Add(ref _youngBytes, bytes);
+        else young[itemId] = sid;
+        if (Volatile.Read(ref _youngBytes) < capacityBytes / 2) return;
         lock (_swap)
         {
             if (!ReferenceEquals(young, _young)) return;
             _old = _young;
+            Volatile.Write(ref _oldBytes, Volatile.Read(ref _youngBytes));
             _young = new ConcurrentDictionary<string, ulong>(StringComparer.Ordinal);
+            Volatile.Write(ref _youngBytes, 0);
         }
     }
 }

@@ -42,7 +42,7 @@ public static class AdminEndpoints
     {
         if (SceneStore.ValidateName(scene) is { } nameError) return Problem(400, nameError);
         using var body = await ReadJsonAsync(request);
-        if (body.Error is not null) return Problem(400, body.Error);
+        if (body.Error is not null) return Problem(body.Status, body.Error);
         var root = body.Document!.RootElement;
         if (!root.TryGetProperty("threshold", out var t) || t.ValueKind != JsonValueKind.Number || !t.TryGetDouble(out var threshold))
             return Problem(400, "'threshold' is required and must be a number in [-1, 1]");
@@ -64,33 +64,33 @@ public static class AdminEndpoints
             return Results.Json(new { scene, threshold = record.Settings.Threshold, mode = SceneSettings.ModeName(record.Settings.Mode),
                                       guard_weight = record.Settings.GuardWeight, predicted_weight = record.Settings.PredictedWeight, updated = record.Updated });
         }
-        catch (RedisException e) { return Problem(503, $"store unavailable; the change was not applied ({e.Message})"); }
+        catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the change was not applied"); }
     }
 
-    private static async Task<IResult> GetAudit(SceneStore store, int? count)
+    private static async Task<IResult> GetAudit(HttpRequest request, SceneStore store, int? count)
     {
         if (count is < 1 or > 10_000) return Problem(400, "'count' must be in [1, 10000]");
         try { return Results.Json(new { entries = await store.GetAuditAsync(count ?? 100) }); }
-        catch (RedisException e) { return Problem(503, $"store unavailable ({e.Message})"); }
+        catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the audit log could not be read"); }
     }
 
-    private static async Task<IResult> GetGenerations(GenerationRegistry registry)
+    private static async Task<IResult> GetGenerations(HttpRequest request, GenerationRegistry registry)
     {
         try
         {
             return Results.Json(new { active = await registry.GetActiveIdAsync(), generations = await registry.ListAsync() });
         }
-        catch (RedisException e) { return Problem(503, $"store unavailable ({e.Message})"); }
+        catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the generations could not be read"); }
     }
 
     private sealed record Sample(string UserId, string ItemId, uint[]? Sid, bool Disliked);
 
     private static async Task<IResult> Tune(string scene, HttpRequest request, ServingState state, FilterEngine engine, SceneStore store,
-        IOptions<FilterOptions> filterOptions)
+        AdminStoreReader adminReader, IOptions<FilterOptions> filterOptions)
     {
         if (SceneStore.ValidateName(scene) is { } nameError) return Problem(400, nameError);
         using var body = await ReadJsonAsync(request);
-        if (body.Error is not null) return Problem(400, body.Error);
+        if (body.Error is not null) return Problem(body.Status, body.Error);
         var root = body.Document!.RootElement;
 
         if (!root.TryGetProperty("objective", out var objectiveJson) || objectiveJson.ValueKind != JsonValueKind.Object)
@@ -141,7 +141,7 @@ public static class AdminEndpoints
             var list = group.ToList();
             var candidates = list.Select(s => new Candidate { ItemId = s.ItemId, Sid = { s.Sid ?? [] } }).ToList();
             var decisions = new FilterDecision[candidates.Count];
-            await engine.EvaluateAsync(snapshot, group.Key, scoring, candidates, decisions, request.HttpContext.RequestAborted);
+            await engine.EvaluateAsync(snapshot, group.Key, scoring, candidates, decisions, request.HttpContext.RequestAborted, adminReader.Reader);
             for (int i = 0; i < decisions.Length; i++)
             {
                 switch (decisions[i].Reason)
@@ -153,7 +153,8 @@ public static class AdminEndpoints
                 }
             }
         }
-        if (labelled.Count == 0 && skipped["store_unavailable"] > 0) return Problem(503, "store unavailable; no sample could be scored");
+        // Only a store that answered nothing fails the call: a few slow reads among many are skipped samples, counted.
+        if (skipped["store_unavailable"] == count) return Problem(503, "store unavailable; no sample could be scored");
 
         var result = ThresholdTuner.Tune(labelled, objective);
         bool applied = false;
@@ -166,7 +167,7 @@ public static class AdminEndpoints
                 await state.RefreshAsync(request.HttpContext.RequestAborted);
                 applied = true;
             }
-            catch (RedisException e) { return Problem(503, $"store unavailable; the recommended threshold was not applied ({e.Message})"); }
+            catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the recommended threshold was not applied"); }
         }
         var payload = new
         {
@@ -249,23 +250,54 @@ public static class AdminEndpoints
 
     private static IResult Problem(int status, string message) => Results.Json(new { error = message }, statusCode: status);
 
-    private sealed class JsonBody(JsonDocument? document, string? error) : IDisposable
+    /// <summary>503 with a short reason for the caller; the client library's details (endpoints, versions, pool counts) go to the log only.</summary>
+    private static IResult StoreDown(HttpRequest request, Exception e, string consequence)
+    {
+        request.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("CoNRec.FilterService.Admin")
+            .LogWarning("Admin {Method} {Path}: store unavailable ({Message})", request.Method, request.Path.Value, e.Message);
+        return Problem(503, $"store unavailable; {consequence}; retry");
+    }
+
+    private sealed class JsonBody(JsonDocument? document, string? error, int status = 400) : IDisposable
     {
         public JsonDocument? Document { get; } = document;
         public string? Error { get; } = error;
+        public int Status { get; } = status;
         public void Dispose() => Document?.Dispose();
     }
 
     /// <summary>The largest admin request body; Kestrel enforces it (chunked bodies too), and JSON parsing checks it again.</summary>
     public const long MaxBodyBytes = 32L << 20;
 
+    /// <summary>
+    /// Reads the body (at most <see cref="MaxBodyBytes"/>, counted as it arrives, so a chunked body without a length is
+    /// bounded too), checks it is UTF-8 (System.Text.Json would otherwise fail later, on the first invalid string it is
+    /// asked for), and parses it. Every failure is a message for a 400 or 413, never an exception.
+    /// </summary>
     private static async Task<JsonBody> ReadJsonAsync(HttpRequest request)
     {
-        if (request.ContentLength > MaxBodyBytes) return new JsonBody(null, $"request body exceeds {MaxBodyBytes} bytes");
+        if (request.ContentLength > MaxBodyBytes) return new JsonBody(null, $"request body exceeds {MaxBodyBytes} bytes", 413);
+        byte[] body;
         try
         {
-            var doc = await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, request.HttpContext.RequestAborted);
-            return doc.RootElement.ValueKind == JsonValueKind.Object ? new JsonBody(doc, null) : new JsonBody(null, "request body must be a JSON object");
+            using var buffer = new MemoryStream();
+            var chunk = new byte[64 * 1024];
+            int n;
+            while ((n = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+            {
+                if (buffer.Length + n > MaxBodyBytes) return new JsonBody(null, $"request body exceeds {MaxBodyBytes} bytes", 413);
+                buffer.Write(chunk, 0, n);
+            }
+            body = buffer.ToArray();
+        }
+        catch (BadHttpRequestException e) { return new JsonBody(null, e.StatusCode == 413 ? $"request body exceeds {MaxBodyBytes} bytes" : "request body could not be read", e.StatusCode); }
+        if (!System.Text.Unicode.Utf8.IsValid(body)) return new JsonBody(null, "request body is not valid UTF-8");
+        try
+        {
+            var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 16 });
+            if (doc.RootElement.ValueKind == JsonValueKind.Object) return new JsonBody(doc, null);
+            doc.Dispose();
+            return new JsonBody(null, "request body must be a JSON object");
         }
         catch (JsonException e) { return new JsonBody(null, $"request body is not valid JSON ({e.Message})"); }
     }

@@ -2,6 +2,7 @@ using System.Buffers;
 using CoNRec.Core;
 using CoNRec.Store;
 using CoNRec.V1;
+using Google.Protobuf;
 using FeedbackKind = CoNRec.Store.FeedbackKind;
 using MatchSource = CoNRec.Core.MatchSource;
 using Microsoft.Extensions.Options;
@@ -22,9 +23,11 @@ public sealed class FilterEngine(ResilientReader reader, IOptions<StoreOptions> 
     private const byte Known = 0, UnknownItem = 1, Pending = 2, Unavailable = 3;
     private const int MaxOverlay = 255; // StoreOptions.FeedbackMaxEntries' upper bound
 
+    /// <param name="via">The reader to use instead of the hot path's (admin tuning reads with its own, longer budget).</param>
     public async Task EvaluateAsync(ServingSnapshot snapshot, string userId, SceneSettings scene,
-        IReadOnlyList<Candidate> candidates, FilterDecision[] output, CancellationToken cancellationToken)
+        IReadOnlyList<Candidate> candidates, FilterDecision[] output, CancellationToken cancellationToken, ResilientReader? via = null)
     {
+        var store = via ?? reader;
         int n = candidates.Count;
         if (scene.Mode == FilterMode.Off) { Fill(output, n, DecisionReason.FilterOff); return; }
         var generation = snapshot.Generation;
@@ -93,10 +96,10 @@ public sealed class FilterEngine(ResilientReader reader, IOptions<StoreOptions> 
                 }
             }
 
-            var userTask = reader.ReadProfileAsync(generation.UserKey(userId), userId, generation.FeedbackKey(userId),
+            var userTask = store.ReadProfileAsync(generation.UserKey(userId), userId, generation.FeedbackKey(userId),
                 generation.Meta.EffectiveAsOf, storeOptions.Value.FeedbackMaxEntries, cancellationToken);
             var catalogTask = misses > 0
-                ? reader.HashGetManyAsync(missKeys!, missFields!, missValues!, misses, cancellationToken)
+                ? store.HashGetManyAsync(missKeys!, missFields!, missValues!, misses, cancellationToken)
                 : ValueTask.FromResult(true);
             var (userOk, userValue, overlay) = await userTask;
             bool catalogOk = await catalogTask;
@@ -145,6 +148,55 @@ public sealed class FilterEngine(ResilientReader reader, IOptions<StoreOptions> 
             ArrayPool<ulong>.Shared.Return(sids);
             ArrayPool<byte>.Shared.Return(state);
             if (embeddingScratch is not null) ArrayPool<float>.Shared.Return(embeddingScratch);
+        }
+    }
+
+    /// <summary>
+    /// Runs the request path before the generation serves (and so before the first /readyz of a fresh replica): the
+    /// scoring kernel on a synthetic 20 + 10 + 10 profile and 500 candidates, the async read path for a user nobody has,
+    /// and protobuf for a full-size request and response. A fresh process otherwise JIT-compiles all of that under its
+    /// first real load (measured: ~24% fail-open for 20 s at 1,000 req/s on 2 cores).
+    /// </summary>
+    public async Task WarmUpAsync(ActiveGeneration generation, IReadOnlyList<ulong> sample, CancellationToken cancellationToken)
+    {
+        var layout = generation.Codebook.Layout;
+        var sids = new ulong[500];
+        var rng = new Random(1);
+        Span<uint> codes = stackalloc uint[SidLayout.MaxLevels];
+        for (int i = 0; i < sids.Length; i++)
+        {
+            if (sample.Count > 0) sids[i] = sample[i % sample.Count];
+            else
+            {
+                for (int l = 0; l < layout.Levels; l++) codes[l] = (uint)rng.Next(layout.CodesPerLevel);
+                sids[i] = layout.Pack(codes[..layout.Levels]);
+            }
+        }
+        var state = new byte[sids.Length]; // all Known
+        var output = new FilterDecision[sids.Length];
+        var scene = new SceneSettings(0.9f, FilterMode.Shadow, 0.5f, 0.8f);
+        for (int round = 0; round < 30; round++)
+            Score(generation, scene, sids.AsSpan(0, 30), 20, 10, sids.AsSpan(30, 10), sids, state, generation.Codebook.Dimension, output);
+
+        var request = new FilterCandidatesRequest { UserId = "\u0000warm-up", Scene = "default" };
+        for (int i = 0; i < sids.Length; i++)
+        {
+            var candidate = new Candidate { ItemId = "warm-up-" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            layout.Unpack(sids[i], codes);
+            for (int l = 0; l < layout.Levels; l++) candidate.Sid.Add(codes[l]);
+            request.Candidates.Add(candidate);
+        }
+        for (int round = 0; round < 3; round++)
+        {
+            try { await EvaluateAsync(new ServingSnapshot(generation, new Dictionary<string, SceneRecord>(), true, true, DateTimeOffset.UtcNow), request.UserId, scene, request.Candidates, output, cancellationToken); }
+            catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { break; } // a store that is down still leaves the CPU paths warm
+        }
+        var response = new FilterCandidatesResponse { Generation = generation.Id };
+        for (int i = 0; i < output.Length; i++) response.Decisions.Add(new Decision { ItemId = request.Candidates[i].ItemId, Score = output[i].Score, Reason = V1.Reason.Scored });
+        for (int round = 0; round < 20; round++)
+        {
+            _ = FilterCandidatesRequest.Parser.ParseFrom(request.ToByteArray());
+            _ = FilterCandidatesResponse.Parser.ParseFrom(response.ToByteArray());
         }
     }
 

@@ -23,6 +23,8 @@ public sealed class FilterMetrics : IStoreObserver
     private static readonly Gauge Breaker = Metrics.CreateGauge("conrec_store_circuit_state", "Redis read circuit breaker: 0 closed, 1 half-open, 2 open.");
     private static readonly Gauge ActiveGeneration = Metrics.CreateGauge("conrec_active_generation_info", "1 for the generation this replica serves.", "generation", "codebook");
     private static readonly Counter StateRefreshes = Metrics.CreateCounter("conrec_state_refresh_total", "Control-plane refreshes.", "outcome");
+    private static readonly Counter Overload = Metrics.CreateCounter("conrec_filter_overload_rejections_total",
+        "FilterCandidates calls refused with RESOURCE_EXHAUSTED because Filter:MaxConcurrentRequests were in flight.");
     private static readonly Counter Feedback = Metrics.CreateCounter("conrec_feedback_total",
         "RecordFeedback calls by kind and outcome (recorded, invalid, unknown_item, store_unavailable, no_generation).", "kind", "outcome");
 
@@ -53,6 +55,8 @@ public sealed class FilterMetrics : IStoreObserver
         int i = 2 * Math.Max(0, Array.IndexOf(StoreOperations, operation));
         _store[i + (ok ? 0 : 1)].Observe(seconds);
     }
+
+    public void Overloaded() => Overload.Inc();
 
     public void FeedbackCall(string kind, string outcome) => Feedback.WithLabels(kind, outcome).Inc();
 

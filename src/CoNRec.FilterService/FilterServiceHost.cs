@@ -40,7 +40,16 @@ public static class FilterServiceExtensions
         // RunAsync reports as one line.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
+        // A provider-specific level (Logging:Console:LogLevel:Default=Debug) would outrank those general rules, so the same
+        // two are added for every provider too: the URL-logging category stays off whatever the configuration says.
+        builder.Services.AddOptions<LoggerFilterOptions>().PostConfigure<IEnumerable<ILoggerProvider>>((o, providers) =>
+        {
+            foreach (var provider in providers)
+                foreach (var category in new[] { "Microsoft.AspNetCore.Hosting.Diagnostics", "Microsoft.Extensions.Hosting.Internal.Host" })
+                    o.Rules.Add(new LoggerFilterRule(provider.GetType().FullName, category, LogLevel.None, null));
+        });
+        // Framework lines per request (routing, result writers, connections) would drown the service's own Debug line.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
         var services = builder.Services;
 
@@ -69,8 +78,11 @@ public static class FilterServiceExtensions
         services.AddSingleton<FeedbackStore>();
         services.AddSingleton<FilterMetrics>();
         services.AddSingleton(sp => new ResilientReader(sp.GetRequiredService<IDatabase>(), sp.GetRequiredService<StoreOptions>(), sp.GetRequiredService<FilterMetrics>()));
+        services.AddSingleton(sp => new AdminStoreReader(new ResilientReader(sp.GetRequiredService<IDatabase>(),
+            new StoreOptions { ReadTimeout = sp.GetRequiredService<IOptions<AdminOptions>>().Value.TuneReadTimeout, BreakerMinimumThroughput = 100 })));
         services.AddSingleton<ServingState>();
         services.AddSingleton<FilterEngine>();
+        services.AddSingleton<ConcurrencyGate>();
         services.AddHostedService<StoreConnection>();
         services.AddHostedService<StateRefresher>();
 
@@ -86,6 +98,7 @@ public static class FilterServiceExtensions
     {
         var admin = app.Services.GetRequiredService<IOptions<AdminOptions>>().Value;
         var requests = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CoNRec.FilterService.Requests");
+        V1.NegativeFilter.ParseFailureLog = requests;
         app.Use(async (context, next) =>
         {
             if (!requests.IsEnabled(LogLevel.Debug)) { await next(context); return; }
@@ -101,6 +114,10 @@ public static class FilterServiceExtensions
             var endpoint = context.GetEndpoint();
             if (endpoint is null) return next(context);
             bool adminEndpoint = endpoint.Metadata.GetMetadata<AdminPortOnly>() is not null;
+            // Routing's own "405 Method Not Allowed" endpoint (with its Allow header) answers a known admin path asked with
+            // the wrong method; it carries no metadata of ours, so let it through on the admin port only.
+            if (!adminEndpoint && context.Connection.LocalPort == admin.Port && endpoint.DisplayName?.StartsWith("405 ", StringComparison.Ordinal) == true)
+                return next(context);
             if (adminEndpoint != (context.Connection.LocalPort == admin.Port))
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -126,6 +143,9 @@ public static class FilterServiceExtensions
 
     private sealed class AdminPortOnly;
 }
+
+/// <summary>The reader admin tuning uses: the store with a longer budget and a breaker of its own.</summary>
+public sealed record AdminStoreReader(ResilientReader Reader);
 
 /// <summary>The store this replica talks to: the configured Redis, or an embedded Garnet started on first use.</summary>
 public sealed class StoreEndpoint(IOptions<StoreOptions> options) : IDisposable
@@ -174,7 +194,8 @@ public static class FilterServiceHost
     /// The app, built and mapped, with every option already validated: a bad option throws
     /// <see cref="OptionsValidationException"/> here, before anything binds a port or connects.
     /// </summary>
-    public static WebApplication Build(string[] args)
+    /// <param name="configure">For tests: a last word on the builder (e.g. a log capture), after the service's own wiring.</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         // StackExchange.Redis completes on the thread pool: a burst must not wait for the pool's slow thread injection
         // (0.5 s per thread), or reads time out while Redis itself is idle.
@@ -182,6 +203,7 @@ public static class FilterServiceHost
         ThreadPool.SetMinThreads(Math.Max(workers, 32), Math.Max(io, 32));
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.AddFilterService(args);
+        configure?.Invoke(builder);
         var app = builder.Build();
         app.Services.GetRequiredService<IStartupValidator>().Validate();
         return app.MapFilterService();

@@ -10,10 +10,24 @@ using Microsoft.Extensions.Options;
 namespace CoNRec.FilterService;
 
 /// <summary>conrec.v1.NegativeFilter: validation and mapping only; the work is in <see cref="FilterEngine"/>.</summary>
-public sealed class NegativeFilterService(FilterEngine engine, ServingState state, FeedbackStore feedback, IOptions<FilterOptions> options, FilterMetrics metrics)
+[BindServiceMethod(typeof(NegativeFilter), nameof(NegativeFilter.BindServiceStrict))]
+public sealed class NegativeFilterService(FilterEngine engine, ServingState state, FeedbackStore feedback, ConcurrencyGate gate, IOptions<FilterOptions> options,
+    FilterMetrics metrics)
     : NegativeFilter.NegativeFilterBase
 {
     public override async Task<FilterCandidatesResponse> FilterCandidates(FilterCandidatesRequest request, ServerCallContext context)
+    {
+        if (!gate.TryEnter())
+        {
+            metrics.Overloaded();
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"overloaded: {gate.Limit} calls in flight; keep every candidate (fail open) and retry later"));
+        }
+        try { return await FilterCandidatesCore(request, context); }
+        finally { gate.Exit(); }
+    }
+
+    private async Task<FilterCandidatesResponse> FilterCandidatesCore(FilterCandidatesRequest request, ServerCallContext context)
     {
         long start = Stopwatch.GetTimestamp();
         var snapshot = state.Current;
@@ -130,11 +144,9 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
     private static CancellationTokenSource? DeadlineSource(ServerCallContext context)
     {
         if (context.Deadline == DateTime.MaxValue) return null;
-        var remaining = context.Deadline - DateTime.UtcNow;
-        // Keep a slice of the deadline for building and sending the response.
-        var budget = TimeSpan.FromTicks(Math.Max(remaining.Ticks * 3 / 4, TimeSpan.FromMilliseconds(1).Ticks));
+        var budget = DeadlineBudget.ForStore(context.Deadline - DateTime.UtcNow);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        cts.CancelAfter(budget);
+        if (budget <= TimeSpan.Zero) cts.Cancel(); else cts.CancelAfter(budget);
         return cts;
     }
 

@@ -17,7 +17,16 @@ public sealed class FilterOptions
 
     /// <summary>Before a new generation goes live, read its catalog into the caches so the switch causes no read storm.</summary>
     public bool WarmOnSwitch { get; set; } = true;
-    [Range(0, 50_000_000)] public int CatalogCacheEntries { get; set; } = 1_000_000;
+    /// <summary>Memory for catalog lookups (item_id → SID), in bytes: ~1M ids of 20 characters fit the default 128 MiB.</summary>
+    [Range(0L, 64L << 30)] public long CatalogCacheBytes { get; set; } = 128L << 20;
+
+    /// <summary>
+    /// FilterCandidates calls in flight at once; past it a call answers RESOURCE_EXHAUSTED at once (the ranking stage keeps
+    /// every candidate) instead of queueing into store timeouts. 0 means 8 per processor.
+    /// </summary>
+    [Range(0, 100_000)] public int MaxConcurrentRequests { get; set; }
+
+    public int EffectiveMaxConcurrentRequests => MaxConcurrentRequests > 0 ? MaxConcurrentRequests : 8 * Environment.ProcessorCount;
     [Range(-1.0, 1.0)] public float DefaultThreshold { get; set; } = 0.9f;
     [RegularExpression("^(enforce|shadow|off)$")] public string DefaultMode { get; set; } = "enforce";
 
@@ -52,6 +61,12 @@ public sealed class AdminOptions
 
     /// <summary>Bearer token for /admin. Prefer the Admin__Token environment variable to a command-line flag.</summary>
     public string? Token { get; set; }
+
+    /// <summary>
+    /// Budget of each store read when tuning from samples: an offline operation, so not the hot path's 25 ms; its own
+    /// circuit breaker too, so a tune cannot trip the one requests use.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.01", "00:01:00")] public TimeSpan TuneReadTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }
 
 /// <summary>Refuses to start with an unauthenticated admin API reachable from other machines.</summary>

@@ -17,7 +17,7 @@ public sealed record ServingSnapshot(
 /// snapshot so a request never sees a generation with another generation's codebook. Refreshed on pub/sub hints and
 /// by polling; a failed refresh keeps the last good snapshot (the ranking stage must not notice a Redis blip).
 /// </summary>
-public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, SceneStore sceneStore, IOptions<FilterOptions> options,
+public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, SceneStore sceneStore, FilterEngine engine, IOptions<FilterOptions> options,
     FilterMetrics metrics, ILogger<ServingState> log)
 {
     private readonly SemaphoreSlim _refreshLock = new(1, 1);
@@ -114,7 +114,9 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, Sce
         }
         var generation = new ActiveGeneration(meta, codebook, keys, options.Value, _lastReconstructions);
         _lastReconstructions = generation.Reconstructions;
-        if (options.Value.WarmOnSwitch) await WarmAsync(db, generation, cancellationToken);
+        var sample = new List<ulong>(512);
+        if (options.Value.WarmOnSwitch) await WarmAsync(db, generation, sample, cancellationToken);
+        await engine.WarmUpAsync(generation, sample, cancellationToken);
         return generation;
     }
 
@@ -124,16 +126,16 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, Sce
     /// 25 ms read budget cuts those batches off, and requests fail open until the caches fill (seen at 1,000 RPS:
     /// ~6 s of fail-open on a switch). A failure here only means a cold start, never a refused generation.
     /// </summary>
-    private async Task WarmAsync(IDatabase db, ActiveGeneration generation, CancellationToken cancellationToken)
+    private async Task WarmAsync(IDatabase db, ActiveGeneration generation, List<ulong> sample, CancellationToken cancellationToken)
     {
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        int budget = generation.Catalog.WarmCapacity, loaded = 0;
+        int loaded = 0;
         var one = new ulong[1];
         var scratch = new float[generation.Codebook.Dimension];
         const int window = 256;
         try
         {
-            for (int b = 0; b < generation.Meta.ItemBuckets && loaded < budget; b += window)
+            for (int b = 0; b < generation.Meta.ItemBuckets && !generation.Catalog.WarmFull; b += window)
             {
                 var tasks = new Task<HashEntry[]>[Math.Min(window, generation.Meta.ItemBuckets - b)];
                 for (int i = 0; i < tasks.Length; i++) tasks[i] = db.HashGetAllAsync(keys.ItemBucket(generation.Id, b + i));
@@ -142,9 +144,10 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, Sce
                 {
                     foreach (var e in t.Result)
                     {
-                        if (loaded >= budget) break;
+                        if (generation.Catalog.WarmFull) break;
                         if (SidSetCodec.TryDecode((byte[])e.Value!, generation.Codebook.Layout, one, out int n) is not null || n != 1) continue;
                         generation.Catalog.Add(e.Name!, one[0]);
+                        if (sample.Count < 512) sample.Add(one[0]);
                         if (!generation.Reconstructions.IsFull) generation.Reconstructions.CopyTo(one[0], scratch);
                         loaded++;
                     }

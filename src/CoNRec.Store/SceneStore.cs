@@ -22,8 +22,11 @@ public sealed partial class SceneStore(IDatabase db, RedisKeys keys, StoreOption
     [GeneratedRegex("^[A-Za-z0-9_.-]{1,64}$")]
     private static partial Regex SceneName();
 
+    /// <summary>Null when valid; else a message quoting a bounded excerpt of the name (a 10 KB name must not become a 10 KB error).</summary>
     public static string? ValidateName(string scene) =>
-        SceneName().IsMatch(scene) ? null : $"'scene' = '{scene}' must be 1-64 characters of letters, digits, '_', '.' or '-'";
+        SceneName().IsMatch(scene) ? null
+            : scene.Length <= 64 ? $"'scene' = '{scene}' must be 1-64 characters of letters, digits, '_', '.' or '-'"
+            : $"'scene' = '{scene.AsSpan(0, 32)}…' ({scene.Length} characters) must be 1-64 characters of letters, digits, '_', '.' or '-'";
 
     public async Task<IReadOnlyDictionary<string, SceneRecord>> GetAllAsync(float defaultGuardWeight = 0f, float defaultPredictedWeight = 1f)
     {

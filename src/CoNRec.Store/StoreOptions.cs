@@ -17,7 +17,7 @@ public sealed class StoreOptions
     public string KeyPrefix { get; set; } = "conrec";
 
     /// <summary>Budget of one hot-path Redis read; the ranking stage must never wait longer on Redis.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:00:10")] // Polly's timeout strategy accepts 10 ms at least
     public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromMilliseconds(25);
 
     [Range(0.01, 1.0)]

@@ -32,14 +32,16 @@ public sealed class ServiceHost : IAsyncDisposable
         Admin.DefaultRequestHeaders.Authorization = new("Bearer", Token);
     }
 
-    public static async Task<ServiceHost> StartAsync(string? redis, string prefix, params string[] extra)
+    public static Task<ServiceHost> StartAsync(string? redis, string prefix, params string[] extra) => StartAsync(redis, prefix, null, extra);
+
+    public static async Task<ServiceHost> StartAsync(string? redis, string prefix, Action<WebApplicationBuilder>? configure, params string[] extra)
     {
         int grpc = FreePort.Next(), admin = FreePort.Next();
         var args = new List<string> { "--grpc-port", grpc.ToString(), "--grpc-bind", "127.0.0.1", "--admin-port", admin.ToString(), "--admin-token", Token,
             "--Store:KeyPrefix", prefix, "--Filter:PollInterval", "00:00:00.5", "--Logging:LogLevel:Default", "Warning" };
         if (redis is not null) args.AddRange(["--redis", redis]);
         args.AddRange(extra);
-        var app = FilterServiceHost.Build([.. args]);
+        var app = FilterServiceHost.Build([.. args], configure);
         await app.StartAsync();
         var host = new ServiceHost(app, grpc, admin);
         await host.WaitReadyAsync();

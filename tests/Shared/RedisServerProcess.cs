@@ -85,6 +85,18 @@ public sealed class RedisServerProcess(bool persistent = false) : IDisposable
         throw new TimeoutException($"redis-server did not answer on {Endpoint}");
     }
 
+    /// <summary>Freezes the server (SIGSTOP): connections stay open, nothing answers. What a hung Redis looks like.</summary>
+    public void Pause() => Signal("STOP");
+
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        if (_process is null) return;
+        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     public void Stop()
     {
         if (_process is null) return;
