@@ -31,8 +31,33 @@ public static class BatchCli
         });
     }
 
-    private static Option<string?> RedisOption() =>
-        Opt.String("--redis", "Redis endpoint (host:port or a StackExchange.Redis configuration string); default: the filter service's embedded Garnet", DefaultRedis, helpName: "HOST:PORT");
+    /// <summary>
+    /// Where Redis is and how to reach it over TLS: the same options on every command that touches the store. The TLS
+    /// files default to the filter service's variables (Store__TlsCaFile, ...), so one secret mount serves both.
+    /// </summary>
+    private sealed class RedisArgs
+    {
+        private readonly Option<string?> _endpoint =
+            Opt.String("--redis", "Redis endpoint (host:port or a StackExchange.Redis configuration string); default: the filter service's embedded Garnet", DefaultRedis, helpName: "HOST:PORT");
+        private readonly Option<string?> _ca = Opt.String("--redis-ca", "PEM CA that signed Redis's certificate: connect over TLS trusting only it (default: $Store__TlsCaFile)",
+            Environment.GetEnvironmentVariable("Store__TlsCaFile"), helpName: "FILE");
+        private readonly Option<string?> _cert = Opt.String("--redis-cert", "PEM client certificate, for a Redis that requires one (default: $Store__TlsClientCertificateFile)",
+            Environment.GetEnvironmentVariable("Store__TlsClientCertificateFile"), helpName: "FILE");
+        private readonly Option<string?> _key = Opt.String("--redis-key", "PEM key of --redis-cert (default: $Store__TlsClientKeyFile)",
+            Environment.GetEnvironmentVariable("Store__TlsClientKeyFile"), helpName: "FILE");
+
+        public Option[] All => [_endpoint, _ca, _cert, _key];
+        public string Endpoint(ParseResult r) => r.GetValue(_endpoint)!;
+
+        /// <summary>A missing or half-given TLS file is bad input (exit 1), named here before any connection is tried.</summary>
+        public RedisTls? Tls(ParseResult r)
+        {
+            try { return RedisTls.From(r.GetValue(_ca), r.GetValue(_cert), r.GetValue(_key)); }
+            catch (ArgumentException e) { throw new IOException(e.Message); }
+        }
+
+        public Task<ConnectionMultiplexer> ConnectAsync(ParseResult r, TextWriter stderr) => BatchCli.ConnectAsync(Endpoint(r), Tls(r), stderr);
+    }
 
     private static Option<string?> PrefixOption() => Opt.String("--key-prefix", "Redis key prefix", "conrec", helpName: "PREFIX");
 
@@ -42,7 +67,7 @@ public static class BatchCli
     // One method per command: option objects are captured by the command's action, so they must not be shared variables.
     private static Command Load(TextWriter stdout, TextWriter stderr)
     {
-        var redis = RedisOption();
+        var redis = new RedisArgs();
         var prefix = PrefixOption();
         var codebook = Opt.String("--codebook", "codebook safetensors ([L, K, d] 'codebooks', optional encoder)", required: true, helpName: "FILE");
         var catalog = Opt.String("--catalog", "catalog JSONL: {\"item_id\", \"sid\"}", required: true, helpName: "FILE");
@@ -50,11 +75,11 @@ public static class BatchCli
         var noPublish = Opt.Flag("--no-publish", "write and validate the generation, but leave the active one serving");
         var asOf = Opt.Time("--as-of", "when the histories behind the predictions were taken: same-day feedback up to then is superseded (default: now)");
         var load = new Command("load", "Loads a generation from files and (unless --no-publish) publishes it. Prints the generation id.")
-            .With(codebook, catalog, predictions, redis, prefix, noPublish, asOf);
+            .With(codebook, catalog, predictions, prefix, noPublish, asOf).With(redis.All);
         load.SetAction(async (r, ct) =>
         {
             var options = new StoreOptions { KeyPrefix = r.GetValue(prefix)! };
-            using var mux = await ConnectAsync(r.GetValue(redis)!, stderr);
+            using var mux = await redis.ConnectAsync(r, stderr);
             var loader = new GenerationLoader(mux, new RedisKeys(options.KeyPrefix), options, m => stderr.WriteLine(m));
             var result = await loader.LoadAsync(r.GetValue(codebook)!, r.GetValue(catalog)!, r.GetValue(predictions)!, !r.GetValue(noPublish), r.GetValue(asOf), ct);
             stderr.WriteLine($"generation {result.Meta.Id}: {result.Meta.Users} users, {result.Meta.Items} items, {result.Meta.Sids} SIDs in {result.Elapsed.TotalSeconds:F2}s " +
@@ -67,7 +92,7 @@ public static class BatchCli
 
     private static Command Generate(TextWriter stdout, TextWriter stderr)
     {
-        var redis = RedisOption();
+        var redis = new RedisArgs();
         var prefix = PrefixOption();
         var (envIndex, envCount) = GenerateOptions.ShardFromEnvironment(Environment.GetEnvironmentVariable);
         var bundle = Opt.String("--bundle", "generator bundle directory (bundle.json, model/, codebook, catalog)", required: true, helpName: "DIR");
@@ -91,13 +116,13 @@ public static class BatchCli
         var generate = new Command("generate",
             "Runs constrained beam search for one shard's users and writes their profiles into a generation (printed on stdout). " +
             "Resumable: a rerun continues after its last checkpoint. Publish separately once every shard is done.")
-            .With(bundle, histories, redis, prefix, shardIndex, shardCount, device, output, generation, batchSize, chunkSize, beamWidth, topK,
+            .With(redis.All).With(bundle, histories, prefix, shardIndex, shardCount, device, output, generation, batchSize, chunkSize, beamWidth, topK,
                   maxBadRecords, maxBadFraction, pushgateway, noProgressBar, recentNegatives, recentPositives, generateAsOf);
         generate.SetAction(async (r, ct) =>
         {
             var options = new GenerateOptions
             {
-                Redis = r.GetValue(redis)!, Bundle = r.GetValue(bundle)!, Histories = r.GetValue(histories)!, KeyPrefix = r.GetValue(prefix)!,
+                Redis = redis.Endpoint(r), RedisTls = redis.Tls(r), Bundle = r.GetValue(bundle)!, Histories = r.GetValue(histories)!, KeyPrefix = r.GetValue(prefix)!,
                 ShardIndex = r.GetValue(shardIndex), ShardCount = r.GetValue(shardCount), Device = r.GetValue(device)!, Output = r.GetValue(output),
                 Generation = r.GetValue(generation), BatchSize = r.GetValue(batchSize), ChunkSize = r.GetValue(chunkSize),
                 BeamWidth = r.GetValue(beamWidth), TopK = r.GetValue(topK), MaxBadRecords = r.GetValue(maxBadRecords), MaxBadFraction = r.GetValue(maxBadFraction),
@@ -113,17 +138,17 @@ public static class BatchCli
 
     private static Command Publish(TextWriter stdout, TextWriter stderr)
     {
-        var redis = RedisOption();
+        var redis = new RedisArgs();
         var prefix = PrefixOption();
         var publishGeneration = Opt.String("--generation", "the generation to publish (an older one: a rollback)", required: true, helpName: "ID");
         var minCoverage = Opt.Double("--min-coverage", "generated generations: least share of input users with a profile", 0.5, 0, 1);
         var maxEmpty = Opt.Double("--max-empty-rate", "generated generations: most share of prompted users without output", 0.01, 0, 1);
         var publish = new Command("publish", "Validates and publishes (or rolls back to) a generation: one atomic switch.")
-            .With(publishGeneration, redis, prefix, minCoverage, maxEmpty);
+            .With(publishGeneration, prefix, minCoverage, maxEmpty).With(redis.All);
         publish.SetAction(async (r, ct) =>
         {
             var options = new StoreOptions { KeyPrefix = r.GetValue(prefix)! };
-            using var mux = await ConnectAsync(r.GetValue(redis)!, stderr);
+            using var mux = await redis.ConnectAsync(r, stderr);
             var sw = Stopwatch.StartNew();
             var policy = new PublishPolicy { MinCoverage = r.GetValue(minCoverage), MaxEmptyOutputRate = r.GetValue(maxEmpty) };
             var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options, r.GetValue(publishGeneration)!, policy);
@@ -136,13 +161,13 @@ public static class BatchCli
 
     private static Command Generations(TextWriter stdout)
     {
-        var redis = RedisOption();
+        var redis = new RedisArgs();
         var prefix = PrefixOption();
-        var list = new Command("generations", "Lists generations, newest first.").With(redis, prefix);
+        var list = new Command("generations", "Lists generations, newest first.").With(prefix).With(redis.All);
         list.SetAction(async (r, ct) =>
         {
             var options = new StoreOptions { KeyPrefix = r.GetValue(prefix)! };
-            using var mux = await ConnectAsync(r.GetValue(redis)!, TextWriter.Null);
+            using var mux = await redis.ConnectAsync(r, TextWriter.Null);
             var registry = new GenerationRegistry(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options);
             var active = await registry.GetActiveIdAsync();
             stdout.WriteLine($"{"generation",-26} {"status",-10} {"users",10} {"items",10} codebook      created");
@@ -175,11 +200,12 @@ public static class BatchCli
         return sample;
     }
 
-    private static async Task<ConnectionMultiplexer> ConnectAsync(string endpoint, TextWriter stderr)
+    private static async Task<ConnectionMultiplexer> ConnectAsync(string endpoint, RedisTls? tls, TextWriter stderr)
     {
-        var mux = await RedisConnection.ConnectAsync(endpoint, "conrec-batch", allowAdmin: true);
-        if (!mux.IsConnected) { mux.Dispose(); throw new IOException($"cannot reach Redis at {endpoint}"); }
-        stderr.WriteLine($"connected to {endpoint}");
+        var mux = await RedisConnection.ConnectAsync(endpoint, "conrec-batch", allowAdmin: true, tls);
+        string shown = RedisConnection.Describe(endpoint) + (tls is null ? "" : " over TLS");
+        if (!mux.IsConnected) { mux.Dispose(); throw new IOException($"cannot reach Redis at {shown}"); }
+        stderr.WriteLine($"connected to {shown}");
         return mux;
     }
 }

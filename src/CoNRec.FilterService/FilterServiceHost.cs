@@ -25,6 +25,10 @@ public static class FilterServiceExtensions
         ["--admin-bind"] = "Admin:BindAddress",
         ["--admin-token"] = "Admin:Token",
         ["--redis"] = "Store:Redis",
+        ["--redis-ca"] = "Store:TlsCaFile",
+        ["--tls-cert"] = "Tls:CertificateFile",
+        ["--tls-key"] = "Tls:KeyFile",
+        ["--tls-client-ca"] = "Tls:ClientCaFile",
         ["--embedded-redis-port"] = "Store:EmbeddedPort",
         ["--seed"] = "Filter:SeedDirectory",
         ["--max-candidates"] = "Filter:MaxCandidates",
@@ -57,13 +61,25 @@ public static class FilterServiceExtensions
         services.AddOptions<AdminOptions>().Bind(builder.Configuration.GetSection(AdminOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddOptions<StoreOptions>().Bind(builder.Configuration.GetSection(StoreOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StoreOptions>, StoreOptionsValidator>();
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<StoreOptions>>().Value);
+        services.AddOptions<TlsOptions>().Bind(builder.Configuration.GetSection(TlsOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TlsOptions>, TlsOptionsValidator>();
 
         // Endpoints come from the validated options: the gRPC port speaks HTTP/2 only, the admin port HTTP/1.1.
-        services.AddOptions<KestrelServerOptions>().Configure<IOptions<FilterOptions>, IOptions<AdminOptions>>((k, filter, admin) =>
+        // With Tls:CertificateFile both ports speak TLS (gRPC over h2 with ALPN); Tls:ClientCaFile adds mTLS on the gRPC port.
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<FilterOptions>, IOptions<AdminOptions>, IOptions<TlsOptions>>((k, filter, admin, tls) =>
         {
-            k.Listen(ParseAddress(filter.Value.GrpcBindAddress), filter.Value.GrpcPort, o => o.Protocols = HttpProtocols.Http2);
-            k.Listen(ParseAddress(admin.Value.BindAddress), admin.Value.Port, o => o.Protocols = HttpProtocols.Http1);
+            k.Listen(ParseAddress(filter.Value.GrpcBindAddress), filter.Value.GrpcPort, o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                if (tls.Value.Enabled) o.UseHttps(https => TlsCertificates.Configure(https, tls.Value, requireClientCertificate: true));
+            });
+            k.Listen(ParseAddress(admin.Value.BindAddress), admin.Value.Port, o =>
+            {
+                o.Protocols = HttpProtocols.Http1;
+                if (tls.Value.Enabled) o.UseHttps(https => TlsCertificates.Configure(https, tls.Value, requireClientCertificate: false));
+            });
             k.Limits.MaxRequestBodySize = AdminEndpoints.MaxBodyBytes;
         });
 
@@ -164,9 +180,9 @@ public sealed class StoreEndpoint(IOptions<StoreOptions> options) : IDisposable
             _garnet = EmbeddedGarnet.Start(store.EmbeddedPort);
             redis = _garnet.Endpoint;
         }
-        Configuration = redis;
+        Configuration = RedisConnection.Describe(redis); // what the log shows: never the password
         // AbortOnConnectFail=false inside: a replica starts (and fails open) while Redis is down.
-        return RedisConnection.ConnectAsync(redis, "conrec-filter").GetAwaiter().GetResult();
+        return RedisConnection.ConnectAsync(redis, "conrec-filter", tls: store.Tls()).GetAwaiter().GetResult();
     }
 
     public void Dispose() => _garnet?.Dispose();
@@ -213,18 +229,20 @@ public static class FilterServiceHost
     /// Program.cs: a start-up problem (an invalid option, an unsafe admin bind, a port in use) is one line on stderr
     /// naming the option, and exit code 1 — no stack trace, no abort.
     /// </summary>
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => RunAsync(args, Console.Error);
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stderr)
     {
         WebApplication app;
         try { app = Build(args); }
         catch (OptionsValidationException e)
         {
-            foreach (var failure in e.Failures) Console.Error.WriteLine($"error: {failure}");
+            foreach (var failure in e.Failures) stderr.WriteLine($"error: {failure}");
             return 1;
         }
-        catch (Exception e) when (e is FormatException or InvalidOperationException)
+        catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"error: {e.Message}");
             return 1;
         }
         try
@@ -232,9 +250,9 @@ public static class FilterServiceHost
             await app.RunAsync();
             return 0;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or System.Security.Cryptography.CryptographicException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            stderr.WriteLine($"error: {e.Message}");
             return 1;
         }
     }

@@ -69,6 +69,57 @@ public sealed class AdminOptions
     [Range(typeof(TimeSpan), "00:00:00.01", "00:01:00")] public TimeSpan TuneReadTimeout { get; set; } = TimeSpan.FromSeconds(2);
 }
 
+/// <summary>
+/// TLS for both listeners, from PEM files (a Kubernetes TLS secret mounts exactly these). With <see cref="ClientCaFile"/>
+/// the gRPC port also requires a client certificate signed by that CA (mTLS for the ranking stage); the admin port keeps
+/// its bearer token, since operators' browsers rarely carry client certificates.
+/// </summary>
+public sealed class TlsOptions
+{
+    public const string Section = "Tls";
+
+    public string? CertificateFile { get; set; }
+    public string? KeyFile { get; set; }
+    public string? ClientCaFile { get; set; }
+
+    public bool Enabled => !string.IsNullOrWhiteSpace(CertificateFile);
+}
+
+public sealed class TlsOptionsValidator : IValidateOptions<TlsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TlsOptions o)
+    {
+        if (!o.Enabled)
+            return string.IsNullOrWhiteSpace(o.KeyFile) && string.IsNullOrWhiteSpace(o.ClientCaFile)
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail("Tls:KeyFile and Tls:ClientCaFile need Tls:CertificateFile");
+        foreach (var (option, path) in new[] { ("Tls:CertificateFile", o.CertificateFile), ("Tls:KeyFile", o.KeyFile), ("Tls:ClientCaFile", o.ClientCaFile) })
+            if (!string.IsNullOrWhiteSpace(path) && !File.Exists(path))
+                return ValidateOptionsResult.Fail($"{option} '{path}' does not exist");
+        try
+        {
+            using var certificate = TlsCertificates.LoadServer(o);
+            if (!certificate.HasPrivateKey) return ValidateOptionsResult.Fail($"Tls:CertificateFile '{o.CertificateFile}' has no private key: set Tls:KeyFile");
+            if (!string.IsNullOrWhiteSpace(o.ClientCaFile)) using (TlsCertificates.LoadCa(o.ClientCaFile)) { }
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            return ValidateOptionsResult.Fail($"Tls: cannot read the certificate or key ({e.Message})");
+        }
+        return ValidateOptionsResult.Success;
+    }
+}
+
+/// <summary>Redis TLS settings are files: a wrong mount fails at start with one line, not at the first read.</summary>
+public sealed class StoreOptionsValidator : IValidateOptions<CoNRec.Store.StoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, CoNRec.Store.StoreOptions o)
+    {
+        try { _ = o.Tls(); return ValidateOptionsResult.Success; }
+        catch (ArgumentException e) { return ValidateOptionsResult.Fail("Store: " + e.Message); }
+    }
+}
+
 /// <summary>Refuses to start with an unauthenticated admin API reachable from other machines.</summary>
 public sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
 {

@@ -129,8 +129,9 @@ public sealed class GenerationRegistry(IDatabase db, RedisKeys keys, StoreOption
         var active = await db.StringGetAsync(keys.Active);
         if (active == meta.Id) throw new InvalidOperationException($"generation '{meta.Id}' is active; publish another one first");
         var list = AllKeys(keys, meta).Where(k => k != keys.Codebook(meta.CodebookHash)).ToList();
+        // One DEL per key, pipelined: a multi-key DEL is CROSSSLOT on a Redis Cluster, and buckets live in every slot.
         const int window = 4096;
-        for (int i = 0; i < list.Count; i += window) await db.KeyDeleteAsync([.. list.Skip(i).Take(window)]);
+        for (int i = 0; i < list.Count; i += window) await Task.WhenAll(list.Skip(i).Take(window).Select(k => db.KeyDeleteAsync(k)));
         await db.SortedSetRemoveAsync(keys.Generations, meta.Id);
     }
 }

@@ -9,6 +9,16 @@ public sealed class StoreOptions
     /// <summary>host:port of Redis (or a full StackExchange.Redis configuration string). Empty: embedded Garnet.</summary>
     public string? Redis { get; set; }
 
+    /// <summary>PEM CA that signed Redis's TLS certificate; set, the connection uses TLS and trusts only this CA.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>PEM client certificate and key, for a Redis that requires client certificates (tls-auth-clients yes).</summary>
+    public string? TlsClientCertificateFile { get; set; }
+
+    public string? TlsClientKeyFile { get; set; }
+
+    public RedisTls? Tls() => RedisTls.From(TlsCaFile, TlsClientCertificateFile, TlsClientKeyFile);
+
     /// <summary>Loopback port of the embedded Garnet server when <see cref="Redis"/> is empty.</summary>
     [Range(1, 65535)]
     public int EmbeddedPort { get; set; } = 6380;

@@ -113,3 +113,57 @@ public sealed class LoadCommandTests(RedisFixture redis) : IClassFixture<RedisFi
         Assert.Contains("truncated", stderr);
     }
 }
+
+/// <summary>`load`, `publish` and `generations` against a redis-server whose only listener is TLS with client certificates.</summary>
+public sealed class TlsCommandTests : IDisposable
+{
+    private readonly TlsMaterial _tls = new() { RequireClientCert = true };
+    private readonly RedisServerProcess _redis;
+    private readonly string _prefix = "clitls" + Guid.NewGuid().ToString("N")[..6];
+
+    public TlsCommandTests() => _redis = new RedisServerProcess(tls: _tls).Start();
+
+    public void Dispose()
+    {
+        _redis.Dispose();
+        _tls.Dispose();
+    }
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = await BatchCli.RunAsync(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Load_and_publish_over_tls_with_a_client_certificate()
+    {
+        using var dir = TempDir.WithSample(new SampleData.Spec(Users: 7, Items: 20));
+        string[] tls = ["--redis", _redis.Endpoint, "--redis-ca", _tls.CaCert, "--redis-cert", _tls.ClientCert, "--redis-key", _tls.ClientKey, "--key-prefix", _prefix];
+        var load = await RunAsync(["load", .. tls, "--codebook", dir.File("codebook.safetensors"), "--catalog", dir.File("catalog.jsonl"),
+            "--predictions", dir.File("predictions.jsonl"), "--no-publish"]);
+        Assert.True(load.Code == 0, load.Err);
+        Assert.Contains("over TLS", load.Err);
+        var publish = await RunAsync(["publish", .. tls, "--generation", load.Out.Trim()]);
+        Assert.True(publish.Code == 0, publish.Err);
+        var list = await RunAsync(["generations", .. tls]);
+        Assert.Contains(load.Out.Trim() + " ", list.Out);
+        Assert.Contains("<- active", list.Out);
+
+        // Without the client certificate the server refuses: a store error (exit 1) in one line, not a hang or a trace.
+        var refused = await RunAsync("generations", "--redis", _redis.Endpoint, "--redis-ca", _tls.CaCert, "--key-prefix", _prefix);
+        Assert.Equal(1, refused.Code);
+        Assert.Contains("cannot reach Redis", refused.Err);
+        Assert.DoesNotContain("   at ", refused.Err);
+        // A missing CA file is named.
+        var missing = await RunAsync("generations", "--redis", _redis.Endpoint, "--redis-ca", "/nonexistent/ca.crt");
+        Assert.Equal(1, missing.Code);
+        Assert.Contains("/nonexistent/ca.crt", missing.Err);
+        // A certificate without its key is refused before connecting.
+        var half = await RunAsync("generations", "--redis", _redis.Endpoint, "--redis-ca", _tls.CaCert, "--redis-cert", _tls.ClientCert);
+        Assert.Equal(1, half.Code);
+        Assert.Contains("set both or neither", half.Err);
+    }
+}

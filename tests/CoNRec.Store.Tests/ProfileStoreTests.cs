@@ -8,6 +8,8 @@ namespace CoNRec.Store.Tests;
 
 public sealed class RedisProfileStoreTests(RedisFixture fixture) : ProfileStoreTests(fixture.Connect()), IClassFixture<RedisFixture>;
 
+public sealed class ClusterProfileStoreTests(RedisClusterFixture fixture) : ProfileStoreTests(fixture.Connect()), IClassFixture<RedisClusterFixture>;
+
 public sealed class GarnetProfileStoreTests(GarnetFixture fixture) : ProfileStoreTests(fixture.Connect()), IClassFixture<GarnetFixture>;
 
 /// <summary>Profiles and the same-day feedback overlay, on real redis-server and on embedded Garnet.</summary>

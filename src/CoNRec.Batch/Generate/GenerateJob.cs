@@ -48,8 +48,8 @@ public sealed class GenerateJob(GenerateOptions options, TextWriter log)
         log.WriteLine($"generate: generation {generation}, shard {options.ShardIndex}/{options.ShardCount}, {bundle.Catalog.Count} catalog items, " +
                       $"L={bundle.Codebook.Levels} K={bundle.Codebook.CodesPerLevel}, beam {beam.BeamWidth}, top {beam.TopK}, device {options.Device}");
 
-        using var mux = await RedisConnection.ConnectAsync(options.Redis, $"conrec-generate-{options.ShardIndex}", allowAdmin: true);
-        if (!mux.IsConnected) throw new IOException($"cannot reach Redis at {options.Redis}");
+        using var mux = await RedisConnection.ConnectAsync(options.Redis, $"conrec-generate-{options.ShardIndex}", allowAdmin: true, options.RedisTls);
+        if (!mux.IsConnected) throw new IOException($"cannot reach Redis at {RedisConnection.Describe(options.Redis)}");
         var db = mux.GetDatabase();
         var storeOptions = new StoreOptions { KeyPrefix = options.KeyPrefix };
         var keys = new RedisKeys(options.KeyPrefix);

@@ -1,3 +1,4 @@
+using CoNRec.Store;
 using CoNRec.Batch.Cli;
 using CoNRec.Core;
 
@@ -7,6 +8,7 @@ namespace CoNRec.Batch.Generate;
 public sealed record GenerateOptions
 {
     public required string Redis { get; init; }
+    public RedisTls? RedisTls { get; init; }
     public required string Bundle { get; init; }
     public required string Histories { get; init; }
     public string KeyPrefix { get; init; } = "conrec";
