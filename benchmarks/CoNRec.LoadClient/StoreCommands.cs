@@ -122,7 +122,7 @@ public static class StoreCommands
                 var length = new List<Task<long>>();
                 for (int b = start; b < end; b++)
                 {
-                    var key = keys.UserBucket(result.Meta.Id, b);
+                    var key = keys.UserBucket(result.Meta, b);
                     usage.Add(db.ExecuteAsync("MEMORY", "USAGE", key, "SAMPLES", 0));
                     encoding.Add(db.ExecuteAsync("OBJECT", "ENCODING", key));
                     length.Add(db.HashLengthAsync(key));
@@ -131,7 +131,7 @@ public static class StoreCommands
                 foreach (var e in encoding) { var name = (string?)await e ?? "(missing)"; encodings[name] = encodings.GetValueOrDefault(name) + 1; }
                 foreach (var l in length) fields += await l;
             }
-            var first = keys.UserBucket(result.Meta.Id, 0);
+            var first = keys.UserBucket(result.Meta, 0);
             Console.WriteLine($"OBJECT ENCODING {first} = {(string?)await db.ExecuteAsync("OBJECT", "ENCODING", first)}; " +
                               $"all user buckets: {string.Join(", ", encodings.Select(e => $"{e.Key} {e.Value}"))}");
             Console.WriteLine($"MEMORY USAGE over all user buckets: {bucketBytes} B for {fields} users = {(double)bucketBytes / fields:F1} bytes/user " +

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using CoNRec.Core;
 using StackExchange.Redis;
 
@@ -41,17 +42,7 @@ public sealed class GenerationLoader(IConnectionMultiplexer mux, RedisKeys keys,
                     await writer.AddCatalogAsync(JsonlInput.ParseCatalogLine(bytes, codebook.Layout, catalogPath, line));
                 }
             }
-            await using (var predictions = File.OpenRead(predictionsPath))
-            {
-                long n = 0;
-                foreach (var (line, bytes) in JsonlInput.ReadLines(predictions, predictionsPath))
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var entry = JsonlInput.ParsePredictionLine(bytes, codebook.Layout, predictionsPath, line);
-                    await writer.AddProfileAsync(entry.UserId, entry.Sids, entry.RecentNegatives, entry.RecentPositives);
-                    if (++n % 200_000 == 0) log?.Invoke($"{n} users written ({n / sw.Elapsed.TotalSeconds:F0}/s)");
-                }
-            }
+            await LoadPredictionsAsync(writer, codebook.Layout, predictionsPath, sw, cancellationToken);
             var meta = await writer.CompleteAsync();
             if (publish) meta = await new GenerationRegistry(db, keys, options).PublishAsync(meta.Id);
             return new LoadResult(meta, publish, sw.Elapsed);
@@ -62,6 +53,71 @@ public sealed class GenerationLoader(IConnectionMultiplexer mux, RedisKeys keys,
             throw;
         }
     }
+
+    /// <summary>
+    /// Parsing is most of a load's CPU, so one thread parses while this one encodes and hands batches to Redis: a
+    /// bounded channel of line chunks between them keeps memory flat and file order intact. A malformed line faults
+    /// the parser with its line number, which surfaces here after the lines before it were written.
+    /// </summary>
+    private async Task LoadPredictionsAsync(GenerationWriter writer, SidLayout layout, string path, Stopwatch sw, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var chunks = Channel.CreateBounded<PredictionEntry[]>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        var parser = Task.Run(async () =>
+        {
+            try
+            {
+                await using var predictions = File.OpenRead(path);
+                var chunk = new List<PredictionEntry>(ParseChunk);
+                foreach (var (line, bytes) in JsonlInput.ReadLines(predictions, path))
+                {
+                    stop.Token.ThrowIfCancellationRequested();
+                    chunk.Add(JsonlInput.ParsePredictionLine(bytes, layout, path, line));
+                    if (chunk.Count == ParseChunk)
+                    {
+                        await chunks.Writer.WriteAsync([.. chunk], stop.Token);
+                        chunk.Clear();
+                    }
+                }
+                if (chunk.Count > 0) await chunks.Writer.WriteAsync([.. chunk], stop.Token);
+                chunks.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                chunks.Writer.Complete(e);
+                throw;
+            }
+        }, stop.Token);
+        try
+        {
+            long n = 0;
+            while (await chunks.Reader.WaitToReadAsync(stop.Token))
+            {
+                while (chunks.Reader.TryRead(out var chunk))
+                {
+                    foreach (var entry in chunk)
+                    {
+                        await writer.AddProfileAsync(entry.UserId, entry.Sids, entry.RecentNegatives, entry.RecentPositives);
+                        if (++n % 200_000 == 0) log?.Invoke($"{n} users written ({n / sw.Elapsed.TotalSeconds:F0}/s)");
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is not InputFormatException && parser.IsFaulted)
+        {
+            await parser; // the parser's own error (a malformed line) is the one to report
+            throw;
+        }
+        catch
+        {
+            await stop.CancelAsync(); // a store error: stop the parser too
+            try { await parser; } catch (Exception e) when (e is OperationCanceledException or InputFormatException) { }
+            throw;
+        }
+        await parser;
+    }
+
+    private const int ParseChunk = 2048;
 
     /// <summary>A cheap first pass to size the buckets; blank lines only over-estimate, which is harmless.</summary>
     public static long CountLines(string path)

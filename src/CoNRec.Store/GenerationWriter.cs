@@ -11,12 +11,14 @@ namespace CoNRec.Store;
 /// </summary>
 public sealed class GenerationWriter
 {
-    private const int MaxInFlight = 4096;
+    /// <summary>Fields per batch: ~4 per HSET at 1M users, ~10 MB of values and ids buffered at most.</summary>
+    private const int BatchFields = 65_536;
 
     private readonly IDatabase _db;
     private readonly RedisKeys _keys;
     private readonly StoreOptions _options;
-    private readonly List<Task<bool>> _pending = new(MaxInFlight);
+    private readonly FieldBatch _userBatch, _itemBatch;
+    private (List<Task<RedisResult>> Sent, bool IsUser) _inFlight = ([], false);
     private readonly List<Task> _pendingExpiries = [];
     private readonly BitArray _userBucketsTouched;
     private readonly BitArray _itemBucketsTouched;
@@ -38,6 +40,8 @@ public sealed class GenerationWriter
         _userBucketsTouched = new BitArray(meta.UserBuckets);
         _itemBucketsTouched = new BitArray(meta.ItemBuckets);
         _scratch = new byte[SidSetCodec.ProfileLength(codebook.Layout, SidSetCodec.MaxCount, SidSetCodec.MaxCount, SidSetCodec.MaxCount)];
+        _userBatch = new FieldBatch(db, b => keys.UserBucket(Meta, b), BatchFields);
+        _itemBatch = new FieldBatch(db, b => keys.ItemBucket(Meta.Id, b), BatchFields / 4);
     }
 
     public static string NewGenerationId(DateTimeOffset now) =>
@@ -125,8 +129,9 @@ public sealed class GenerationWriter
         int bucket = RedisKeys.Bucket(entry.ItemId, Meta.ItemBuckets);
         var key = _keys.ItemBucket(Meta.Id, bucket);
         int n = SidSetCodec.Encode(Codebook.Layout, [entry.Sid], _scratch);
-        await EnqueueAsync(_db.HashSetAsync(key, entry.ItemId, _scratch.AsSpan(0, n).ToArray()), isUser: false);
+        _itemBatch.Add(bucket, entry.ItemId, _scratch.AsSpan(0, n));
         TouchBucket(_itemBucketsTouched, bucket, key);
+        if (_itemBatch.Full) await SendAsync(_itemBatch, isUser: false);
     }
 
     public ValueTask AddPredictionsAsync(string userId, ReadOnlyMemory<ulong> sids) => AddProfileAsync(userId, sids, default, default);
@@ -139,38 +144,60 @@ public sealed class GenerationWriter
     {
         if (predicted.Length == 0 && negatives.Length == 0) return;
         int bucket = RedisKeys.UserBucketOf(Meta, userId);
-        var key = _keys.UserBucket(Meta, bucket);
         int n = SidSetCodec.EncodeProfile(Codebook.Layout, predicted.Span, negatives.Span, positives.Span, _scratch);
-        Interlocked.Add(ref _sids, predicted.Length);
-        await EnqueueAsync(_db.HashSetAsync(key, userId, _scratch.AsSpan(0, n).ToArray()), isUser: true);
-        TouchBucket(_userBucketsTouched, bucket, key);
+        _sids += predicted.Length;
+        _userBatch.Add(bucket, userId, _scratch.AsSpan(0, n));
+        if (!_userBucketsTouched[bucket]) TouchBucket(_userBucketsTouched, bucket, _keys.UserBucket(Meta, bucket));
+        if (_userBatch.Full) await SendAsync(_userBatch, isUser: true);
     }
 
+    // The EXPIRE goes after the bucket's first HSET in the same connection, so it never meets a missing key.
     private void TouchBucket(BitArray touched, int bucket, RedisKey key)
     {
         if (touched[bucket]) return;
         touched[bucket] = true;
-        _pendingExpiries.Add(_db.KeyExpireAsync(key, _options.WritingTtl));
+        _touchedKeys.Add(key);
     }
 
-    private async ValueTask EnqueueAsync(Task<bool> write, bool isUser)
+    /// <summary>
+    /// Sends a full batch and then waits for the previous one: parsing the next batch overlaps Redis applying this one,
+    /// and at most two batches are ever buffered.
+    /// </summary>
+    private async Task SendAsync(FieldBatch batch, bool isUser)
     {
-        _pending.Add(isUser ? CountNew(write, u: true) : CountNew(write, u: false));
-        if (_pending.Count >= MaxInFlight) await FlushAsync();
+        var sent = batch.Send();
+        ExpireTouched(); // after the HSETs that create the keys: commands on one connection keep their order
+        var previous = _inFlight;
+        _inFlight = (sent, isUser);
+        await CountAsync(previous.Sent, previous.IsUser);
     }
 
-    // HSET returns true only for a new field, so counts are of distinct ids even if a file repeats one.
-    private async Task<bool> CountNew(Task<bool> write, bool u)
+    private readonly List<RedisKey> _touchedKeys = [];
+
+    private void ExpireTouched()
     {
-        bool added = await write.ConfigureAwait(false);
-        if (added) Interlocked.Increment(ref u ? ref _users : ref _items);
-        return added;
+        foreach (var key in _touchedKeys) _pendingExpiries.Add(_db.KeyExpireAsync(key, _options.WritingTtl));
+        _touchedKeys.Clear();
+    }
+
+    // HSET answers how many fields were new, so counts are of distinct ids even if a file repeats one.
+    private async Task CountAsync(List<Task<RedisResult>> sent, bool isUser)
+    {
+        long added = 0;
+        foreach (var t in sent) added += (long)await t.ConfigureAwait(false);
+        if (isUser) _users += added; else _items += added;
     }
 
     public async Task FlushAsync()
     {
-        await Task.WhenAll(_pending);
-        _pending.Clear();
+        var previous = _inFlight;
+        _inFlight = ([], false);
+        await CountAsync(previous.Sent, previous.IsUser);
+        var items = _itemBatch.Send();
+        var users = _userBatch.Send();
+        ExpireTouched();
+        await CountAsync(items, isUser: false);
+        await CountAsync(users, isUser: true);
         await Task.WhenAll(_pendingExpiries);
         _pendingExpiries.Clear();
     }

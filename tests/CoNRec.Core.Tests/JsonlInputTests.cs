@@ -453,4 +453,15 @@ public class JsonlInputTests
     {
         Assert.Contains(expected, PredictionFails(json).Message);
     }
+
+    [Fact]
+    public void Invalid_utf8_in_an_id_is_a_line_numbered_error_not_a_crash()
+    {
+        byte[] prediction = [.. "{\"user_id\":\"u"u8, 0xFF, .. "\",\"sids\":[[1,2,3]]}"u8];
+        var e = Assert.Throws<InputFormatException>(() => JsonlInput.ParsePredictionLine(prediction, L3K32, File, 4));
+        Assert.Equal("file.jsonl:4: 'user_id' is not valid UTF-8", e.Message);
+        byte[] catalog = [.. "{\"item_id\":\"i"u8, 0xC3, .. "\",\"sid\":[1,2,3]}"u8];
+        var c = Assert.Throws<InputFormatException>(() => JsonlInput.ParseCatalogLine(catalog, L3K32, File, 5));
+        Assert.Equal("file.jsonl:5: 'item_id' is not valid UTF-8", c.Message);
+    }
 }
