@@ -58,6 +58,11 @@ public sealed class FilterMetrics : IStoreObserver
 
     public void Overloaded() => Overload.Inc();
 
+    private static readonly Counter WarmUpCalls = Metrics.CreateCounter("conrec_filter_warmup_calls_total",
+        "Self-calls through the gRPC port before /readyz (scene _warmup); kept out of the request and decision metrics.");
+
+    public void WarmUpCall() => WarmUpCalls.Inc();
+
     public void FeedbackCall(string kind, string outcome) => Feedback.WithLabels(kind, outcome).Inc();
 
     public void BreakerChanged(BreakerState state) => Breaker.Set((int)state);

@@ -101,6 +101,8 @@ public static class FilterServiceExtensions
         services.AddSingleton<ConcurrencyGate>();
         services.AddHostedService<StoreConnection>();
         services.AddHostedService<StateRefresher>();
+        services.AddSingleton<TransportWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<TransportWarmUp>());
 
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower);
         services.AddGrpc(o => o.MaxReceiveMessageSize = 16 << 20);
@@ -259,13 +261,14 @@ public static class FilterServiceHost
 }
 
 /// <summary>Ready once the first refresh ran and the replica can serve from a known state (or reach the store).</summary>
-public sealed class ReadinessCheck(ServingState state) : IHealthCheck
+public sealed class ReadinessCheck(ServingState state, TransportWarmUp warmUp) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         var s = state.Current;
-        var data = new Dictionary<string, object> { ["generation"] = s.Generation?.Id ?? "", ["store_reachable"] = s.StoreReachable };
+        var data = new Dictionary<string, object> { ["generation"] = s.Generation?.Id ?? "", ["store_reachable"] = s.StoreReachable, ["warm"] = warmUp.Done };
         if (!s.Initialized) return Task.FromResult(HealthCheckResult.Unhealthy("state not loaded yet", data: data));
+        if (!warmUp.Done) return Task.FromResult(HealthCheckResult.Unhealthy("warming up (self-calls through the gRPC port)", data: data));
         if (!s.StoreReachable && s.Generation is null) return Task.FromResult(HealthCheckResult.Unhealthy("store unreachable and no generation cached", data: data));
         return Task.FromResult(s.StoreReachable ? HealthCheckResult.Healthy("serving", data) : HealthCheckResult.Degraded("store unreachable; serving cached state (fail-open)", data: data));
     }

@@ -74,6 +74,7 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
                 counts[((int)d.Reason * 2) + (d.Rejected ? 1 : 0)]++;
                 if (d.WouldReject) rejected++;
             }
+            if (request.Scene == TransportWarmUp.Scene) { metrics.WarmUpCall(); return response; } // dashboards count real traffic only
             for (int k = 0; k < counts.Length; k++)
                 if (counts[k] > 0) metrics.Decision((DecisionReason)(k / 2), scene.Mode, k % 2 == 1, counts[k]);
             if (n > 0) metrics.Ratio(scene.Mode, (double)rejected / n);

@@ -57,7 +57,8 @@ public sealed class HardeningTests : IAsyncLifetime
         using (var mux = await RedisConnection.ConnectAsync(_redis.Endpoint, allowAdmin: true))
             await new GenerationLoader(mux, new RedisKeys(_prefix), new StoreOptions { KeyPrefix = _prefix })
                 .LoadAsync(_data.File("codebook.safetensors"), _data.File("catalog.jsonl"), _data.File("predictions.jsonl"), publish: true);
-        _host = await ServiceHost.StartAsync(_redis.Endpoint, _prefix, _logs.Install(LogLevel.Debug), "--Filter:MaxConcurrentRequests", "2");
+        _host = await ServiceHost.StartAsync(_redis.Endpoint, _prefix, _logs.Install(LogLevel.Debug), "--Filter:MaxConcurrentRequests", "2",
+            "--Store:BreakerMinimumThroughput", "100000"); // no breaker: every call while Redis hangs holds the gate for the 25 ms budget
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (_host.State.Current.Generation is null && DateTime.UtcNow < deadline) await Task.Delay(20);
     }
@@ -156,6 +157,20 @@ public sealed class HardeningTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Readyz_waits_for_the_transport_warm_up_through_the_grpc_port()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        HttpResponseMessage ready;
+        while ((ready = await _host.Admin.GetAsync("/readyz")).StatusCode != HttpStatusCode.OK && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        // Ready means warmed (2 connections here, the gate's limit, 25 calls each): every self-call went through Kestrel and the gRPC pipeline and answered OK, under its own scene.
+        Assert.Contains(_logs.Entries, x => x.Message.StartsWith("Transport warm-up: 50 of 50 self-calls answered", StringComparison.Ordinal));
+        var metrics = await _host.Admin.GetStringAsync("/metrics");
+        var warm = System.Text.RegularExpressions.Regex.Match(metrics, @"^conrec_filter_warmup_calls_total (\d+)", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(warm.Success && int.Parse(warm.Groups[1].Value) >= 50, metrics);
+    }
+
+    [Fact]
     public async Task A_wrong_method_is_405_with_allow()
     {
         var response = await _host.Admin.DeleteAsync("/admin/v1/thresholds");
@@ -196,7 +211,7 @@ public sealed class HardeningTests : IAsyncLifetime
                 Assert.All(r.Decisions, d => Assert.Equal((Reason.StoreUnavailable, false), (d.Reason, d.Rejected)));
             }
             // Overload: two calls in flight at most here; each waits for the hung store, so a burst meets RESOURCE_EXHAUSTED at once.
-            var burst = await Task.WhenAll(Enumerable.Range(0, 12).Select(async _ =>
+            var burst = await Task.WhenAll(Enumerable.Range(0, 40).Select(async _ =>
             {
                 try { await _host.Client.FilterCandidatesAsync(request, deadline: DateTime.UtcNow.AddSeconds(5)); return StatusCode.OK; }
                 catch (RpcException e) { return e.StatusCode; }
