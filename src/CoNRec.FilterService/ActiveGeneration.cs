@@ -19,6 +19,10 @@ public sealed class ActiveGeneration
     public Codebook Codebook { get; }
     public ReconstructionCache Reconstructions { get; }
     public CatalogCache Catalog { get; }
+
+    /// <summary>Some real catalog item ids and user ids of this generation, for warm-up traffic that takes the real path.</summary>
+    public List<string> WarmItems { get; } = [];
+    public List<string> WarmUsers { get; } = [];
     public string Id => Meta.Id;
 
     /// <summary>Tags overlay entries resolved with this generation's codebook (see <see cref="FeedbackStore"/>).</summary>

@@ -148,11 +148,16 @@ public sealed class ServingState(IConnectionMultiplexer mux, RedisKeys keys, Sce
                         if (SidSetCodec.TryDecode((byte[])e.Value!, generation.Codebook.Layout, one, out int n) is not null || n != 1) continue;
                         generation.Catalog.Add(e.Name!, one[0]);
                         if (sample.Count < 512) sample.Add(one[0]);
+                        if (generation.WarmItems.Count < 500) generation.WarmItems.Add(e.Name!);
                         if (!generation.Reconstructions.IsFull) generation.Reconstructions.CopyTo(one[0], scratch);
                         loaded++;
                     }
                 }
             }
+            // A few real users (one bucket's fields), so warm-up calls read and score a real profile.
+            for (int b = 0; b < Math.Min(generation.Meta.UserBuckets, 4) && generation.WarmUsers.Count < 64; b++)
+                foreach (var user in await db.HashKeysAsync(keys.UserBucket(generation.Meta, b)).WaitAsync(options.Value.ControlTimeout, cancellationToken))
+                    if (generation.WarmUsers.Count < 64) generation.WarmUsers.Add(user!);
             log.LogInformation("Warmed generation {Generation}: {Items} catalog items, {Rows} reconstructions in {Ms} ms",
                 generation.Id, loaded, generation.Reconstructions.Count, sw.ElapsedMilliseconds);
         }
