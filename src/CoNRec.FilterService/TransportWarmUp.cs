@@ -22,12 +22,7 @@ public sealed class TransportWarmUp(ServingState state, IOptions<FilterOptions> 
     public const string Scene = "_warmup";
     private const int Connections = 4, MinCallsPerConnection = 25, Candidates = 500;
 
-    /// <summary>
-    /// Tiered compilation promotes a method after 30 calls plus a 100 ms delay, and OSR needs loops to run: 100 quick calls
-    /// left the hot path at tier 0 and a fresh replica still turned away 16% of its first 20 s at 1,000 req/s. Calls
-    /// continue for this long, which is where per-call time stops falling on the development box.
-    /// </summary>
-    private static readonly TimeSpan MinDuration = TimeSpan.FromSeconds(2);
+
 
     private volatile bool _done;
     public bool Done => _done;
@@ -76,7 +71,7 @@ public sealed class TransportWarmUp(ServingState state, IOptions<FilterOptions> 
         {
             using var client = new HttpClient(Handler(), disposeHandler: true) { Timeout = TimeSpan.FromSeconds(10) };
             var clock = Stopwatch.StartNew();
-            for (int i = 0; i < MinCallsPerConnection || clock.Elapsed < MinDuration; i++)
+            for (int i = 0; i < MinCallsPerConnection || clock.Elapsed < o.WarmUpDuration; i++)
             {
                 using var request = new HttpRequestMessage(HttpMethod.Post, uri)
                 {

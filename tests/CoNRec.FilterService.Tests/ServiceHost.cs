@@ -38,7 +38,7 @@ public sealed class ServiceHost : IAsyncDisposable
     {
         int grpc = FreePort.Next(), admin = FreePort.Next();
         var args = new List<string> { "--grpc-port", grpc.ToString(), "--grpc-bind", "127.0.0.1", "--admin-port", admin.ToString(), "--admin-token", Token,
-            "--Store:KeyPrefix", prefix, "--Filter:PollInterval", "00:00:00.5", "--Logging:LogLevel:Default", "Warning" };
+            "--Store:KeyPrefix", prefix, "--Filter:PollInterval", "00:00:00.5", "--Filter:WarmUpDuration", "00:00:00", "--Logging:LogLevel:Default", "Warning" };
         if (redis is not null) args.AddRange(["--redis", redis]);
         args.AddRange(extra);
         var app = FilterServiceHost.Build([.. args], configure);

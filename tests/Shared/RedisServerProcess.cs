@@ -7,12 +7,28 @@ namespace CoNRec.Testing;
 
 public static class FreePort
 {
-    /// <summary>Asks the OS for a free loopback port. The tiny race until the server binds is acceptable in tests.</summary>
+    private static readonly HashSet<int> Given = [];
+
+    /// <summary>
+    /// A free loopback port below Linux's ephemeral range (32768-60999), never the same twice in a process. An
+    /// ephemeral port (what port 0 gives) can be taken as the local end of any outgoing connection (a Redis client,
+    /// a warm-up call) before the server binds it; ports below that range are only ever taken by listeners.
+    /// </summary>
     public static int Next()
     {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            int port = Random.Shared.Next(20_000, 32_768);
+            lock (Given) if (!Given.Add(port)) continue;
+            try
+            {
+                using var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                return port;
+            }
+            catch (SocketException) { }
+        }
+        throw new InvalidOperationException("no free loopback port in 20000-32767");
     }
 }
 
