@@ -21,8 +21,8 @@ ln -s "$dotnet_root/host" "$root/host"
 ln -s "$netcore" "$root/shared/Microsoft.NETCore.App/$(basename "$netcore")"
 run() { DOTNET_ROOT="$root" DOTNET_MULTILEVEL_LOOKUP=0 "$root/dotnet" "$@"; }
 
-echo "== publish CoNRec.Batch (framework-dependent, as the Dockerfile does)"
-dotnet publish src/CoNRec.Batch -c Release -o "$work/batch" -p:UseAppHost=false --nologo -v q >/dev/null
+echo "== publish CoNRec.Batch (framework-dependent, linux-x64, ReadyToRun: as the Dockerfile does)"
+dotnet publish src/CoNRec.Batch -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$work/batch" -p:UseAppHost=false --nologo -v q >/dev/null
 grep -q '"Microsoft.NETCore.App"' "$work/batch/CoNRec.Batch.runtimeconfig.json"
 if grep -q 'AspNetCore' "$work/batch/CoNRec.Batch.runtimeconfig.json"; then echo "FAIL: the batch app asks for ASP.NET Core"; exit 1; fi
 

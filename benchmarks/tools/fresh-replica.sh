@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 port="$1"; rps="${2:-1000}"; secs="${3:-20}"
-svc=src/CoNRec.FilterService/bin/Release/net10.0/CoNRec.FilterService.dll
+svc=${SVC_DLL:-src/CoNRec.FilterService/bin/Release/net10.0/CoNRec.FilterService.dll}  # SVC_DLL: e.g. a ReadyToRun publish
 lc=benchmarks/CoNRec.LoadClient/bin/Release/net10.0/CoNRec.LoadClient.dll
 [ -f "$svc" ] && [ -f "$lc" ] || { echo "build first: dotnet build CoNRec.Service.sln -c Release" >&2; exit 2; }
 log=$(mktemp)
