@@ -30,6 +30,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
     {
         HiddenSize = 32, Layers = 2, Heads = 2, KvHeads = 1, HeadDim = 16, IntermediateSize = 64,
         BatchSize = 32, LearningRate = 1e-2, WarmupRatio = 0.05, AlignmentWeight = 0, Seed = 7, Stages = stages,
+        Patience = 1000, // these tests count steps; early stopping has its own test
     };
 
     /// <summary>A random codebook written to disk and <paramref name="count"/> items with distinct SIDs ("i0", "i1", ...).</summary>

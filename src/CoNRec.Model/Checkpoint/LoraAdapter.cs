@@ -23,9 +23,27 @@ public sealed class LoraAdapter
     private readonly SafeTensorsFile _weights;
     private readonly string _source;
 
-    private LoraAdapter(int rank, double alpha, bool rs, IReadOnlyList<string>? list, Regex? regex, SafeTensorsFile weights, string source)
+    /// <summary>Rows of the embedding the adapter replaces (PEFT's trainable_token_indices), in the order of <see cref="TokenRows"/>.</summary>
+    public IReadOnlyList<int> TokenIndices { get; }
+
+    /// <summary>PEFT's base_model_name_or_path: where the frozen base weights are, when the adapter directory has none.</summary>
+    public string? BaseModel { get; }
+
+    private LoraAdapter(int rank, double alpha, bool rs, IReadOnlyList<string>? list, Regex? regex, SafeTensorsFile weights, string source,
+        IReadOnlyList<int> tokens, string? baseModel)
     {
         Rank = rank; Alpha = alpha; UseRsLora = rs; _targetList = list; _targetRegex = regex; _weights = weights; _source = source;
+        TokenIndices = tokens; BaseModel = baseModel;
+    }
+
+    /// <summary>The replacement rows [TokenIndices.Count × hidden], row-major; empty without trainable tokens.</summary>
+    public float[] TokenRows(long hidden)
+    {
+        if (TokenIndices.Count == 0) return [];
+        var t = Get(Lora.PeftAdapterWriter.TokenDeltaKey);
+        if (t.Shape.Length != 2 || t.Shape[0] != TokenIndices.Count || t.Shape[1] != hidden)
+            throw new CheckpointFormatException($"{_source}: '{Lora.PeftAdapterWriter.TokenDeltaKey}' is {Shape(t)}; expected [{TokenIndices.Count}, {hidden}] (trainable_token_indices × hidden size)");
+        return _weights.ReadAsFloat32(t);
     }
 
     public static bool Exists(string dir) => File.Exists(Path.Combine(dir, ConfigFile));
@@ -66,10 +84,31 @@ public sealed class LoraAdapter
             }
             else if (tm.ValueKind == JsonValueKind.Array) list = [.. tm.EnumerateArray().Select(e => e.GetString() ?? "")];
             else throw new CheckpointFormatException($"{cfgPath}: 'target_modules' must be a list of names or a regex string");
+            var tokens = new List<int>();
+            if (r.TryGetProperty("trainable_token_indices", out var tti) && tti.ValueKind != JsonValueKind.Null)
+            {
+                // PEFT accepts a list (the input embedding) or {"module name": [ids]}; only the input embedding is supported here.
+                JsonElement ids = tti;
+                if (tti.ValueKind == JsonValueKind.Object)
+                {
+                    var names = tti.EnumerateObject().Select(p => p.Name).ToList();
+                    if (names.Count != 1 || names[0] != "embed_tokens")
+                        throw new CheckpointFormatException($"{cfgPath}: 'trainable_token_indices' names {string.Join(", ", names)}; only 'embed_tokens' is supported");
+                    ids = tti.GetProperty("embed_tokens");
+                }
+                if (ids.ValueKind != JsonValueKind.Array) throw new CheckpointFormatException($"{cfgPath}: 'trainable_token_indices' must list token ids");
+                foreach (var e in ids.EnumerateArray())
+                {
+                    if (!e.TryGetInt32(out int id) || id < 0) throw new CheckpointFormatException($"{cfgPath}: 'trainable_token_indices' must hold non-negative integers");
+                    tokens.Add(id);
+                }
+                if (tokens.Distinct().Count() != tokens.Count) throw new CheckpointFormatException($"{cfgPath}: 'trainable_token_indices' repeats a token id");
+            }
+            string? baseModel = r.TryGetProperty("base_model_name_or_path", out var bm) && bm.ValueKind == JsonValueKind.String ? bm.GetString() : null;
             SafeTensorsFile weights;
             try { weights = SafeTensorsFile.Load(wPath); }
             catch (SafeTensorsFormatException e) { throw new CheckpointFormatException($"{wPath}: {e.Message}"); }
-            return new LoraAdapter(rank, alpha, Flag("use_rslora"), list, regex, weights, wPath);
+            return new LoraAdapter(rank, alpha, Flag("use_rslora"), list, regex, weights, wPath, tokens, baseModel);
         }
     }
 
@@ -87,6 +126,11 @@ public sealed class LoraAdapter
         var modules = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var name in _weights.Tensors.Keys)
         {
+            if (name == Lora.PeftAdapterWriter.TokenDeltaKey)
+            {
+                if (TokenIndices.Count == 0) throw new CheckpointFormatException($"{_source}: '{name}' present but 'trainable_token_indices' is empty");
+                continue;
+            }
             string n = name.StartsWith("base_model.model.", StringComparison.Ordinal) ? name["base_model.model.".Length..] : name;
             int i = n.IndexOf(".lora_", StringComparison.Ordinal);
             if (i < 0 || !(n.EndsWith(".lora_A.weight", StringComparison.Ordinal) || n.EndsWith(".lora_B.weight", StringComparison.Ordinal)))

@@ -34,11 +34,14 @@ public static class Qwen3Checkpoint
         var dt = dtype ?? DefaultDType(device);
         if (!Directory.Exists(dir)) throw new CheckpointFormatException($"model directory '{dir}' does not exist");
         var config = Qwen3Config.Load(Path.Combine(dir, "config.json"));
-        var files = OpenWeights(dir);
+        var adapter = LoraAdapter.Exists(dir) ? LoraAdapter.Load(dir) : null;
+        var files = OpenWeights(WeightsDirectory(dir, adapter));
 
         var model = new Qwen3ForCausalLM(config);
         model.eval();
-        var deltas = LoraAdapter.Exists(dir) ? LoraAdapter.Load(dir).Deltas().ToDictionary(d => d.WeightName) : [];
+        var deltas = adapter is not null ? adapter.Deltas().ToDictionary(d => d.WeightName) : [];
+        if (adapter is { TokenIndices.Count: > 0 } && !config.TieWordEmbeddings)
+            throw new CheckpointFormatException($"{dir}: the adapter trains token rows of embed_tokens, but the model's lm_head is not tied to it; only tied embeddings are supported");
         using (torch.no_grad())
         {
             var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
@@ -52,6 +55,19 @@ public static class Qwen3Checkpoint
             {
                 var (file, info) = files[name];
                 var shape = param.shape;
+                if (name == EmbeddingName && adapter is { TokenIndices.Count: > 0 } && info.Shape.Length == 2 && info.Shape[0] < shape[0] && info.Shape[1] == shape[1])
+                {
+                    // The base vocabulary grew by the SID tokens (HF's resize_token_embeddings): every new row must come from the adapter.
+                    var covered = adapter.TokenIndices.ToHashSet();
+                    for (long row = info.Shape[0]; row < shape[0]; row++)
+                        if (!covered.Contains((int)row))
+                            throw new CheckpointFormatException($"{dir}: embedding row {row} is beyond the base's {info.Shape[0]} rows and not in the adapter's trainable_token_indices");
+                    var grown = new float[shape[0] * shape[1]];
+                    file.ReadAsFloat32(info).CopyTo(grown, 0);
+                    using var g = torch.tensor(grown, shape);
+                    param.copy_(g);
+                    continue;
+                }
                 if (!info.Shape.SequenceEqual(shape))
                     throw new CheckpointFormatException($"{file.Source}: '{name}' has shape [{string.Join(", ", info.Shape)}], expected [{string.Join(", ", shape)}]");
                 if (info.DType is not (SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16))
@@ -68,11 +84,37 @@ public static class Qwen3Checkpoint
             }
             if (deltas.Count > 0)
                 throw new CheckpointFormatException($"{LoraAdapter.WeightsFile}: adapter targets '{deltas.Keys.First()}', which the model does not have");
+            if (adapter is { TokenIndices.Count: > 0 })
+            {
+                var embedding = expected[EmbeddingName];
+                long hidden = embedding.shape[1];
+                foreach (var id in adapter.TokenIndices)
+                    if (id >= embedding.shape[0]) throw new CheckpointFormatException($"{dir}: trainable token id {id} is outside the vocabulary of {embedding.shape[0]}");
+                var rows = adapter.TokenRows(hidden);
+                using var values = torch.tensor(rows, [adapter.TokenIndices.Count, hidden]);
+                using var index = torch.tensor(adapter.TokenIndices.Select(i => (long)i).ToArray());
+                embedding.index_copy_(0, index, values);
+            }
         }
         model.to(dt).to(device);
         foreach (var p in model.parameters()) p.requires_grad = false;
-        log?.Invoke($"loaded {dir}: {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}, {dt} on {device}{(LoraAdapter.Exists(dir) ? ", LoRA merged" : "")}");
+        log?.Invoke($"loaded {dir}: {config.NumHiddenLayers} layers, hidden {config.HiddenSize}, vocab {config.VocabSize}, {dt} on {device}{(adapter is not null ? $", LoRA merged ({adapter.TokenIndices.Count} token rows)" : "")}");
         return model;
+    }
+
+    public const string EmbeddingName = "model.embed_tokens.weight";
+
+    /// <summary>
+    /// Where the weights are: the directory itself, or for an adapter-only directory (PEFT's layout) the adapter's
+    /// base_model_name_or_path, absolute or relative to the directory.
+    /// </summary>
+    public static string WeightsDirectory(string dir, LoraAdapter? adapter)
+    {
+        if (File.Exists(Path.Combine(dir, SingleFile)) || File.Exists(Path.Combine(dir, IndexFile)) || adapter?.BaseModel is null) return dir;
+        var basePath = Path.IsPathRooted(adapter.BaseModel) ? adapter.BaseModel : Path.GetFullPath(Path.Combine(dir, adapter.BaseModel));
+        if (!Directory.Exists(basePath))
+            throw new CheckpointFormatException($"{dir}: the adapter's base model '{adapter.BaseModel}' (base_model_name_or_path) is not a directory here; copy the base checkpoint there or edit {LoraAdapter.ConfigFile}");
+        return basePath;
     }
 
     /// <summary>Maps every tensor name to the file holding it, for a single file or an index of shards.</summary>

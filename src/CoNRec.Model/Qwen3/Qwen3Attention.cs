@@ -18,6 +18,7 @@ public sealed class Qwen3Attention : nn.Module
     private readonly Qwen3RMSNorm k_norm;
 #pragma warning restore IDE1006
     private readonly int _heads, _kvHeads, _headDim, _layer;
+    private readonly Dictionary<string, Lora.LoraLinear> _lora = new(StringComparer.Ordinal);
 
     public Qwen3Attention(Qwen3Config config, int layer) : base(nameof(Qwen3Attention))
     {
@@ -43,12 +44,12 @@ public sealed class Qwen3Attention : nn.Module
     {
         using var scope = NewDisposeScope();
         long n = x.shape[0], t = x.shape[1];
-        var q = q_norm.forward(q_proj.forward(x).view(n, t, _heads, _headDim)).transpose(1, 2);
-        var k = k_norm.forward(k_proj.forward(x).view(n, t, _kvHeads, _headDim)).transpose(1, 2);
-        var v = v_proj.forward(x).view(n, t, _kvHeads, _headDim).transpose(1, 2);
+        var q = q_norm.forward(Project("q_proj", q_proj, x).view(n, t, _heads, _headDim)).transpose(1, 2);
+        var k = k_norm.forward(Project("k_proj", k_proj, x).view(n, t, _kvHeads, _headDim)).transpose(1, 2);
+        var v = Project("v_proj", v_proj, x).view(n, t, _kvHeads, _headDim).transpose(1, 2);
         q = Qwen3RotaryEmbedding.Apply(q, cos, sin);
         k = Qwen3RotaryEmbedding.Apply(k, cos, sin);
-        if (cache is { IsShared: true }) return o_proj.forward(SharedPrefixAttention(q, k, v, mask, cache)).MoveToOuterDisposeScope();
+        if (cache is { IsShared: true }) return Project("o_proj", o_proj, SharedPrefixAttention(q, k, v, mask, cache)).MoveToOuterDisposeScope();
         if (cache is not null) (k, v) = cache.Append(_layer, k, v);
         int groups = _heads / _kvHeads;
         if (groups > 1)
@@ -59,7 +60,25 @@ public sealed class Qwen3Attention : nn.Module
         }
         var o = nn.functional.scaled_dot_product_attention(q, k, v, mask); // scale 1/sqrt(head_dim), as HF
         o = o.transpose(1, 2).reshape(n, t, _heads * _headDim);
-        return o_proj.forward(o).MoveToOuterDisposeScope();
+        return Project("o_proj", o_proj, o).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Project(string name, Linear projection, Tensor x) =>
+        _lora.Count > 0 && _lora.TryGetValue(name, out var lora) ? projection.forward(x) + lora.forward(x) : projection.forward(x);
+
+    /// <summary>Adds LoRA beside each targeted projection (registered as <c>{name}_lora</c>); returns (module name, adapter).</summary>
+    public IEnumerable<(string Module, Lora.LoraLinear Adapter)> AttachLora(Lora.LoraSettings settings, Generator? generator)
+    {
+        foreach (var (name, projection) in new[] { ("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj), ("o_proj", o_proj) })
+        {
+            if (!settings.Targets(name)) continue;
+            var w = projection.weight!;
+            var adapter = new Lora.LoraLinear(w.shape[1], w.shape[0], settings, generator);
+            adapter.to(w.dtype).to(w.device);
+            register_module(name + "_lora", adapter);
+            _lora[name] = adapter;
+            yield return (name, adapter);
+        }
     }
 
     /// <summary>

@@ -22,6 +22,9 @@ public sealed class Qwen3DecoderLayer : nn.Module
         RegisterComponents();
     }
 
+    public Qwen3Attention SelfAttention => self_attn;
+    public Qwen3MLP Mlp => mlp;
+
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor mask, KVCache? cache)
     {
         using var scope = NewDisposeScope();

@@ -28,6 +28,22 @@ public sealed class Qwen3ForCausalLM : nn.Module
     public Tensor Head(Tensor hidden) =>
         lm_head is not null ? lm_head.forward(hidden) : nn.functional.linear(hidden, model.EmbeddingWeight);
 
+    /// <summary>
+    /// Attaches LoRA to every targeted projection of every layer and returns each adapter with its Hugging Face module
+    /// path (<c>model.layers.3.self_attn.q_proj</c>), the name PEFT saves it under.
+    /// </summary>
+    public IReadOnlyList<(string Path, Lora.LoraLinear Adapter)> AttachLora(Lora.LoraSettings settings, Generator? generator = null)
+    {
+        settings.Validate();
+        var result = new List<(string, Lora.LoraLinear)>();
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            foreach (var (m, a) in model.Layers[i].SelfAttention.AttachLora(settings, generator)) result.Add(($"model.layers.{i}.self_attn.{m}", a));
+            foreach (var (m, a) in model.Layers[i].Mlp.AttachLora(settings, generator)) result.Add(($"model.layers.{i}.mlp.{m}", a));
+        }
+        return result;
+    }
+
     /// <summary>Full forward: logits [N, T, vocab]. Beam search uses <see cref="Decoder"/> and <see cref="Head"/> on the last position only.</summary>
     public Tensor Forward(Tensor inputIds, Tensor positionIds, Tensor mask, KVCache? cache = null)
     {

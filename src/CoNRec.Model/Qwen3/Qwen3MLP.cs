@@ -12,6 +12,7 @@ public sealed class Qwen3MLP : nn.Module<Tensor, Tensor>
     private readonly Linear up_proj;
     private readonly Linear down_proj;
 #pragma warning restore IDE1006
+    private readonly Dictionary<string, Lora.LoraLinear> _lora = new(StringComparer.Ordinal);
 
     public Qwen3MLP(Qwen3Config config) : base(nameof(Qwen3MLP))
     {
@@ -24,6 +25,23 @@ public sealed class Qwen3MLP : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return down_proj.forward(nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x)).MoveToOuterDisposeScope();
+        return Project("down_proj", down_proj, nn.functional.silu(Project("gate_proj", gate_proj, x)) * Project("up_proj", up_proj, x)).MoveToOuterDisposeScope();
+    }
+
+    private Tensor Project(string name, Linear projection, Tensor x) =>
+        _lora.Count > 0 && _lora.TryGetValue(name, out var lora) ? projection.forward(x) + lora.forward(x) : projection.forward(x);
+
+    public IEnumerable<(string Module, Lora.LoraLinear Adapter)> AttachLora(Lora.LoraSettings settings, Generator? generator)
+    {
+        foreach (var (name, projection) in new[] { ("gate_proj", gate_proj), ("up_proj", up_proj), ("down_proj", down_proj) })
+        {
+            if (!settings.Targets(name)) continue;
+            var w = projection.weight!;
+            var adapter = new Lora.LoraLinear(w.shape[1], w.shape[0], settings, generator);
+            adapter.to(w.dtype).to(w.device);
+            register_module(name + "_lora", adapter);
+            _lora[name] = adapter;
+            yield return (name, adapter);
+        }
     }
 }

@@ -25,6 +25,7 @@ public sealed class Qwen3Model : nn.Module
     }
 
     public Tensor EmbeddingWeight => embed_tokens.weight!;
+    public IReadOnlyList<Qwen3DecoderLayer> Layers => [.. layers];
 
     /// <summary>Runs the stack; returns the normed hidden states [N, T, hidden].</summary>
     /// <param name="inputIds">[N, T] token ids</param>

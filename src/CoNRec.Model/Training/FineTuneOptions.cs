@@ -48,6 +48,23 @@ public sealed record FineTuneOptions
     public int MaxPositives { get; init; } = 20;
     public int Seed { get; init; } = 42;
 
+    /// <summary>
+    /// An epoch whose validation loss is not the stage's best counts against this; at the limit the stage stops and keeps
+    /// its best epoch's weights. Epochs per stage are then an upper bound.
+    /// </summary>
+    public int Patience { get; init; } = 1;
+
+    /// <summary>
+    /// A Hugging Face Qwen3 checkpoint to start from (<c>--base</c>): its weights stay frozen and LoRA (<see cref="Lora"/>)
+    /// plus the SID token rows are trained, and the bundle holds a PEFT adapter naming this directory. Null: train from scratch.
+    /// </summary>
+    public string? BaseModel { get; init; }
+
+    public Lora.LoraSettings Lora { get; init; } = new();
+
+    /// <summary>Progressive GRPO after SFT (null: SFT only).</summary>
+    public GrpoOptions? Grpo { get; init; }
+
     public const int MaxEpochs = 10_000;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad field and its allowed range.</summary>
@@ -85,6 +102,13 @@ public sealed record FineTuneOptions
         Range(MaxPromptTokens, nameof(MaxPromptTokens), 4, PromptTemplate.MaxTokensLimit);
         Range(MaxNegatives, nameof(MaxNegatives), 1, PromptTemplate.MaxEventsLimit);
         Range(MaxPositives, nameof(MaxPositives), 0, PromptTemplate.MaxEventsLimit);
+        Range(Patience, nameof(Patience), 1, 1000);
+        if (BaseModel is not null)
+        {
+            if (!Directory.Exists(BaseModel)) throw new ArgumentException($"{nameof(BaseModel)} '{BaseModel}' is not a directory");
+            Lora.Validate();
+        }
+        Grpo?.Validate();
     }
 
     private static void Range(int value, string name, int min, int max)

@@ -15,6 +15,12 @@ public sealed class FineTuneResult : IDisposable
     public double? AlignmentAccuracy => Stages.Count > 0 ? Stages[^1].AlignmentAccuracy : null;
     public required int AlignmentHeldOut { get; init; }
     public required TimeSpan WallTime { get; init; }
+    /// <summary>Trainable parameters (all of them from scratch; LoRA and the SID token rows from a base).</summary>
+    public long TrainableParameters { get; init; }
+    public IReadOnlyList<GrpoStageResult> GrpoStages { get; init; } = [];
+    public IReadOnlyList<GrpoStepLog> GrpoSteps { get; init; } = [];
+    /// <summary>Epochs each SFT stage ran before its validation loss stopped improving.</summary>
+    public IReadOnlyList<int> EpochsRun { get; init; } = [];
 
     public void Dispose() => Model.Dispose();
 }

@@ -22,4 +22,8 @@ public sealed record FineTuneStageResult(
     double? ValidationLoss,
     double? AlignmentAccuracy,
     string? SamplePrompt,
-    TimeSpan WallTime);
+    TimeSpan WallTime)
+{
+    /// <summary>Validation loss after each epoch that ran (early stopping keeps the best of them).</summary>
+    public IReadOnlyList<double> EpochValidationLosses { get; init; } = [];
+}

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using CoNRec.Core;
 using CoNRec.Model.Checkpoint;
+using CoNRec.Model.Generation;
+using CoNRec.Model.Lora;
 using CoNRec.Model.Prompting;
 using CoNRec.Model.Qwen3;
 using CoNRec.Model.Tokenization;
@@ -57,7 +59,8 @@ public static class FineTuner
 
     public static FineTuneResult Train(string bundleDir, Codebook codebook, string codebookPath, IReadOnlyDictionary<string, ulong> catalog,
         IReadOnlyList<SftExample> train, IReadOnlyList<SftExample> validation, IReadOnlyList<AlignmentExample> alignment,
-        FineTuneOptions options, IProgress<TrainProgress>? progress = null)
+        FineTuneOptions options, IProgress<TrainProgress>? progress = null,
+        IReadOnlyList<GrpoExample>? grpoTrain = null, IReadOnlyList<GrpoExample>? grpoValidation = null)
     {
         ArgumentNullException.ThrowIfNull(bundleDir);
         ArgumentNullException.ThrowIfNull(codebook);
@@ -81,20 +84,12 @@ public static class FineTuner
         var clock = Stopwatch.StartNew();
         string modelDir = Path.Combine(bundleDir, ModelDirectory);
         var formats = SidTokenMap.DefaultFormats(codebook.Levels);
-        SidTokenizerWriter.Write(modelDir, codebook.Levels, codebook.CodesPerLevel, formats);
+        string? baseDir = options.BaseModel is null ? null : Path.GetFullPath(options.BaseModel);
+        if (baseDir is null) SidTokenizerWriter.Write(modelDir, codebook.Levels, codebook.CodesPerLevel, formats);
+        else SidTokenizerWriter.Extend(baseDir, modelDir, codebook.Levels, codebook.CodesPerLevel, formats);
         var tokenizer = HfTokenizer.LoadDirectory(modelDir);
         var sids = SidTokenMap.Create(tokenizer, codebook.Levels, codebook.CodesPerLevel, formats);
-        int padId = tokenizer.PadTokenId ?? throw new InvalidOperationException("written tokenizer has no pad token");
-        int vocab = (tokenizer.VocabSize + VocabMultiple - 1) / VocabMultiple * VocabMultiple;
-
-        var config = new Qwen3Config
-        {
-            VocabSize = vocab, HiddenSize = options.HiddenSize, IntermediateSize = options.IntermediateSize,
-            NumHiddenLayers = options.Layers, NumAttentionHeads = options.Heads, NumKeyValueHeads = options.KvHeads,
-            HeadDim = options.HeadDim, RopeTheta = options.RopeTheta, TieWordEmbeddings = options.TieEmbeddings,
-            MaxPositionEmbeddings = Math.Max(4096, options.MaxPromptTokens + codebook.Levels),
-            EosTokenId = tokenizer.EosTokenId, PadTokenId = padId,
-        };
+        int padId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? throw new InvalidOperationException("the tokenizer has no pad or EOS token");
 
         // Data first: every stage's sequences are known before the first step, so the LR schedule spans the run.
         var rng = new Random(options.Seed);
@@ -122,21 +117,24 @@ public static class FineTuner
         // Weights come from a private Generator (Initialize), so other code drawing from the global generator in the
         // same process cannot change them; the global seed only covers ops that sample implicitly.
         torch.manual_seed(options.Seed);
-        var model = new Qwen3ForCausalLM(config);
+        var setup = baseDir is null ? FromScratch(tokenizer, padId, codebook, options) : FromBase(baseDir, tokenizer, sids, options);
+        var model = setup.Model;
+        var config = model.Config;
         try
         {
-            Initialize(model, options.Seed);
             long parameters = model.parameters().Sum(p => p.numel());
+            long trainable = setup.Trainable.Sum(p => p.numel());
             double? initialAccuracy = alignTest.Count > 0 ? AlignmentAccuracy(model, alignTest, tokenizer, sids, padId, options.BatchSize) : null;
 
-            var decay = model.parameters().Where(p => p.dim() >= 2).ToList();
-            var noDecay = model.parameters().Where(p => p.dim() < 2).ToList();
+            var decay = setup.Trainable.Where(p => p.dim() >= 2 && !ReferenceEquals(p, setup.TokenRows)).ToList();
+            var noDecay = setup.Trainable.Where(p => p.dim() < 2 || ReferenceEquals(p, setup.TokenRows)).ToList();
             using var optimizer = torch.optim.AdamW(
                 [new AdamW.ParamGroup(decay, weight_decay: options.WeightDecay), new AdamW.ParamGroup(noDecay, weight_decay: 0)],
                 lr: options.LearningRate, weight_decay: options.WeightDecay);
             int warmup = Math.Max(1, (int)Math.Round(options.WarmupRatio * totalSteps));
 
             var results = new List<FineTuneStageResult>();
+            var epochsRun = new List<int>();
             int step = 0;
             for (int si = 0; si < stages.Count; si++)
             {
@@ -145,7 +143,11 @@ public static class FineTuner
                 var stepLosses = new List<double>();
                 var epochLosses = new List<double>();
                 int alignCount = AlignmentPerEpoch(s.Train.Count);
-                for (int epoch = 0; epoch < s.Stage.Epochs; epoch++)
+                double? bestVal = null;
+                List<Tensor>? bestState = null;
+                var epochVal = new List<double>();
+                int sinceBest = 0, epoch = 0;
+                for (; epoch < s.Stage.Epochs; epoch++)
                 {
                     var epochSeqs = new List<TrainingSequence>(s.Train);
                     var order = Permutation(alignTrain.Count, rng);
@@ -172,7 +174,8 @@ public static class FineTuner
                             var logProbs = AnswerLogProbs(model, batch, padId);
                             var l = -logProbs.sum() / (batch.Count * batch[0].Answer.Length);
                             l.backward();
-                            nn.utils.clip_grad_norm_(model.parameters(), options.GradientClipNorm);
+                            setup.AfterBackward?.Invoke();
+                            nn.utils.clip_grad_norm_(setup.Trainable, options.GradientClipNorm);
                             optimizer.step();
                             loss = l.item<float>();
                         }
@@ -185,27 +188,70 @@ public static class FineTuner
                         progress?.Report(new TrainProgress(si, s.Stage.Context, epoch, step, totalSteps, loss, lr, clock.Elapsed));
                     }
                     epochLosses.Add(epochSum / epochSteps);
+                    if (s.Validation.Count == 0) continue;
+                    // Early stopping on the stage's validation loss: the best epoch's weights are the ones kept.
+                    model.eval();
+                    double val = MeanLoss(model, s.Validation, padId, options.BatchSize);
+                    epochVal.Add(val);
+                    if (bestVal is null || val < bestVal - 1e-6)
+                    {
+                        bestVal = val;
+                        DisposeAll(bestState);
+                        bestState = Snapshot(setup.Trainable);
+                        sinceBest = 0;
+                    }
+                    else if (++sinceBest >= options.Patience) { epoch++; break; }
                 }
+                if (bestState is not null) { Restore(setup.Trainable, bestState); DisposeAll(bestState); }
+                epochsRun.Add(epoch);
                 model.eval();
                 double? valLoss = s.Validation.Count > 0 ? MeanLoss(model, s.Validation, padId, options.BatchSize) : null;
                 double? accuracy = alignTest.Count > 0 ? AlignmentAccuracy(model, alignTest, tokenizer, sids, padId, options.BatchSize) : null;
                 results.Add(new FineTuneStageResult(s.Stage.Context, s.Template, s.Train.Count, alignCount, s.Skipped,
-                    stepLosses, epochLosses, valLoss, accuracy, s.Sample, stageClock.Elapsed));
+                    stepLosses, epochLosses, valLoss, accuracy, s.Sample, stageClock.Elapsed) { EpochValidationLosses = epochVal });
             }
             model.eval();
 
-            Qwen3CheckpointWriter.Save(model, modelDir);
+            IReadOnlyList<GrpoStageResult> grpoStages = [];
+            IReadOnlyList<GrpoStepLog> grpoSteps = [];
+            if (options.Grpo is { } grpoOptions && grpoTrain is { Count: > 0 })
+            {
+                using var reference = CloneFrozen(model, setup.Lora);
+                using var trie = SidTrie.Build(codebook.Layout, catalog.Values, Enumerable.Range(0, codebook.Levels).Select(l =>
+                    Enumerable.Range(0, codebook.CodesPerLevel).Select(c => sids.TokenId(l, c)).ToArray()).ToList(), config.VocabSize, torch.CPU);
+                var context = new GrpoContext(model, reference, setup.Trainable, setup.AfterBackward, trie, codebook, catalog,
+                    stage => new PromptBuilder(StageTemplate(new FineTuneStage(stage.Context, 1, stage.RecentDays), options), sids, tokenizer, catalog, codebook.Layout),
+                    padId);
+                var (gs, steps) = GrpoTrainer.Train(context, grpoTrain, grpoValidation ?? [], grpoOptions, progress);
+                grpoStages = gs;
+                grpoSteps = steps;
+                model.eval();
+            }
+
+            if (baseDir is null) Qwen3CheckpointWriter.Save(model, modelDir);
+            else
+            {
+                // The bundle holds the adapter, not the base: config.json with the grown vocabulary, the tokenizer with the
+                // SID tokens, and a PEFT adapter whose base_model_name_or_path names the base directory.
+                Directory.CreateDirectory(modelDir);
+                File.WriteAllText(Path.Combine(modelDir, "config.json"), Qwen3CheckpointWriter.ConfigJson(config).ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                PeftAdapterWriter.Save(modelDir, options.Lora, setup.Lora!, baseDir, setup.TokenIds, model.Decoder.EmbeddingWeight);
+            }
             string codebookDest = Path.Combine(bundleDir, CodebookFile);
             if (!string.Equals(Path.GetFullPath(codebookPath), Path.GetFullPath(codebookDest), StringComparison.Ordinal))
                 File.Copy(codebookPath, codebookDest, overwrite: true);
             BundleWriter.WriteCatalog(Path.Combine(bundleDir, CatalogFile), catalog, codebook.Layout);
+            var lastTemplate = options.Grpo is { } go && grpoTrain is { Count: > 0 }
+                ? StageTemplate(new FineTuneStage(go.Stages[^1].Context, 1, go.Stages[^1].RecentDays), options)
+                : stages[^1].Template;
             BundleWriter.WriteManifest(Path.Combine(bundleDir, Bundle.ModelBundle.ManifestFile), ModelDirectory, CodebookFile, CatalogFile,
-                formats, stages[^1].Template, BeamWidth, TopK);
+                formats, lastTemplate, BeamWidth, TopK);
 
             var result = new FineTuneResult
             {
-                BundleDirectory = bundleDir, Model = model, VocabSize = vocab, ParameterCount = parameters, Stages = results,
+                BundleDirectory = bundleDir, Model = model, VocabSize = config.VocabSize, ParameterCount = parameters, Stages = results,
                 InitialAlignmentAccuracy = initialAccuracy, AlignmentHeldOut = alignTest.Count, WallTime = clock.Elapsed,
+                TrainableParameters = trainable, GrpoStages = grpoStages, GrpoSteps = grpoSteps, EpochsRun = epochsRun,
             };
             TrainingReportWriter.Write(Path.Combine(bundleDir, TrainingReportFile), result, options, totalSteps);
             return result;
@@ -215,6 +261,111 @@ public static class FineTuner
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The model being trained, what the optimiser updates, and (from a base) the LoRA adapters and SID token rows.</summary>
+    private sealed record Setup(Qwen3ForCausalLM Model, IReadOnlyList<Parameter> Trainable, Action? AfterBackward,
+        IReadOnlyList<(string Path, LoraLinear Adapter)>? Lora, IReadOnlyList<int> TokenIds, Parameter? TokenRows);
+
+    private static Setup FromScratch(HfTokenizer tokenizer, int padId, Codebook codebook, FineTuneOptions options)
+    {
+        int vocab = (tokenizer.VocabSize + VocabMultiple - 1) / VocabMultiple * VocabMultiple;
+        var config = new Qwen3Config
+        {
+            VocabSize = vocab, HiddenSize = options.HiddenSize, IntermediateSize = options.IntermediateSize,
+            NumHiddenLayers = options.Layers, NumAttentionHeads = options.Heads, NumKeyValueHeads = options.KvHeads,
+            HeadDim = options.HeadDim, RopeTheta = options.RopeTheta, TieWordEmbeddings = options.TieEmbeddings,
+            MaxPositionEmbeddings = Math.Max(4096, options.MaxPromptTokens + codebook.Levels),
+            EosTokenId = tokenizer.EosTokenId, PadTokenId = padId,
+        };
+        var model = new Qwen3ForCausalLM(config);
+        Initialize(model, options.Seed);
+        return new Setup(model, [.. model.parameters()], null, null, [], null);
+    }
+
+    /// <summary>
+    /// A base checkpoint with its vocabulary grown to hold the SID tokens (new rows start at the mean of the existing
+    /// ones, as HF's resize_token_embeddings does), frozen, plus LoRA on the target modules and the SID token rows
+    /// trainable (PEFT's trainable_token_indices: the gradient of every other row is zeroed, and AdamW's decoupled
+    /// decay is off for the embedding so frozen rows never move).
+    /// </summary>
+    private static Setup FromBase(string baseDir, HfTokenizer tokenizer, SidTokenMap sids, FineTuneOptions options)
+    {
+        using var baseModel = Qwen3Checkpoint.Load(baseDir, torch.CPU, ScalarType.Float32);
+        var bc = baseModel.Config;
+        int needed = tokenizer.VocabSize;
+        int vocab = Math.Max(bc.VocabSize, (needed + VocabMultiple - 1) / VocabMultiple * VocabMultiple);
+        var config = bc with { VocabSize = vocab, MaxPositionEmbeddings = Math.Max(bc.MaxPositionEmbeddings, options.MaxPromptTokens + sids.Levels) };
+        var model = new Qwen3ForCausalLM(config);
+        using (torch.no_grad())
+        {
+            var source = baseModel.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, param) in model.named_parameters())
+            {
+                var from = source[name];
+                if (name == Qwen3Checkpoint.EmbeddingName && from.shape[0] < param.shape[0])
+                {
+                    param.narrow(0, 0, from.shape[0]).copy_(from);
+                    using var mean = from.mean([0], keepdim: true);
+                    param.narrow(0, from.shape[0], param.shape[0] - from.shape[0]).copy_(mean.expand(param.shape[0] - from.shape[0], from.shape[1]));
+                }
+                else param.copy_(from);
+            }
+        }
+        foreach (var p in model.parameters()) p.requires_grad = false;
+        using var generator = new torch.Generator((ulong)options.Seed);
+        var adapters = model.AttachLora(options.Lora, generator);
+        var tokenIds = new List<int>();
+        for (int l = 0; l < sids.Levels; l++)
+            for (int c = 0; c < sids.Layout.CodesPerLevel; c++) tokenIds.Add(sids.TokenId(l, c));
+        tokenIds.Sort();
+        var embedding = (Parameter)model.Decoder.EmbeddingWeight;
+        embedding.requires_grad = true;
+        var rowMask = torch.zeros([vocab, 1], ScalarType.Float32);
+        rowMask.index_fill_(0, torch.tensor(tokenIds.Select(i => (long)i).ToArray()), 1.0);
+        var trainable = adapters.SelectMany(a => a.Adapter.parameters()).Append(embedding).ToList();
+        return new Setup(model, trainable, () => embedding.grad?.mul_(rowMask), adapters, tokenIds, embedding);
+    }
+
+    /// <summary>A frozen copy of the model as it is now (LoRA included): GRPO's π_ref.</summary>
+    private static Qwen3ForCausalLM CloneFrozen(Qwen3ForCausalLM model, IReadOnlyList<(string Path, LoraLinear Adapter)>? lora)
+    {
+        var copy = new Qwen3ForCausalLM(model.Config);
+        if (lora is { Count: > 0 })
+        {
+            var settings = new LoraSettings
+            {
+                Rank = (int)lora[0].Adapter.A.shape[0], Dropout = 0,
+                TargetModules = [.. lora.Select(a => a.Path[(a.Path.LastIndexOf('.') + 1)..]).Distinct()],
+            };
+            copy.AttachLora(settings);
+        }
+        using (torch.no_grad())
+        {
+            var source = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, param) in copy.named_parameters()) param.copy_(source[name]);
+        }
+        foreach (var p in copy.parameters()) p.requires_grad = false;
+        copy.eval();
+        return copy;
+    }
+
+    private static List<Tensor> Snapshot(IReadOnlyList<Parameter> parameters)
+    {
+        using var _ = torch.no_grad();
+        return [.. parameters.Select(p => p.detach().clone())];
+    }
+
+    private static void Restore(IReadOnlyList<Parameter> parameters, List<Tensor> state)
+    {
+        using var _ = torch.no_grad();
+        for (int i = 0; i < parameters.Count; i++) parameters[i].copy_(state[i]);
+    }
+
+    private static void DisposeAll(List<Tensor>? tensors)
+    {
+        if (tensors is null) return;
+        foreach (var t in tensors) t.Dispose();
     }
 
     /// <summary>HF's initialisation: normal(0, 0.02) for every matrix (embeddings included), ones for the norms.</summary>

@@ -158,6 +158,59 @@ public static class SidTokenizerWriter
         }
     }
 
+    /// <summary>
+    /// A base checkpoint's tokenizer plus the SID tokens, as <c>tokenizer.add_tokens(..., special_tokens=True)</c> does:
+    /// tokenizer.json (and the other tokenizer files) copied from <paramref name="baseDir"/> into <paramref name="modelDir"/>,
+    /// each SID token the base lacks appended as a special added token after the highest existing id, and
+    /// tokenizer_config.json's <c>added_tokens_decoder</c> kept in step. Returns the vocabulary size (highest id + 1).
+    /// A SID token the base already has (a base trained here earlier) keeps its id.
+    /// </summary>
+    public static int Extend(string baseDir, string modelDir, int levels, int codesPerLevel, IReadOnlyList<string>? sidFormats = null)
+    {
+        ArgumentNullException.ThrowIfNull(baseDir);
+        ArgumentNullException.ThrowIfNull(modelDir);
+        string source = Path.Combine(baseDir, TokenizerFile);
+        if (!File.Exists(source)) throw new ArgumentException($"base model '{baseDir}' has no {TokenizerFile}");
+        Directory.CreateDirectory(modelDir);
+        foreach (var name in new[] { "vocab.json", "merges.txt", "special_tokens_map.json", "generation_config.json" })
+            if (File.Exists(Path.Combine(baseDir, name))) File.Copy(Path.Combine(baseDir, name), Path.Combine(modelDir, name), overwrite: true);
+        var json = JsonNode.Parse(File.ReadAllText(source)) as JsonObject ?? throw new ArgumentException($"{source}: not a JSON object");
+        var added = json["added_tokens"] as JsonArray ?? new JsonArray();
+        json["added_tokens"] = added;
+        var existing = new Dictionary<string, int>(StringComparer.Ordinal);
+        int maxId = -1;
+        foreach (var t in added)
+        {
+            if (t?["content"]?.GetValue<string>() is { } content && t["id"]?.GetValue<int>() is { } tid) { existing[content] = tid; maxId = Math.Max(maxId, tid); }
+        }
+        if (json["model"]?["vocab"] is JsonObject vocab)
+            foreach (var (_, v) in vocab) if (v is not null) maxId = Math.Max(maxId, v.GetValue<int>());
+        var formats = sidFormats ?? SidTokenMap.DefaultFormats(levels);
+        var fresh = new List<(int Id, string Token)>();
+        int next = maxId + 1;
+        for (int l = 0; l < levels; l++)
+            for (int c = 0; c < codesPerLevel; c++)
+            {
+                string token = formats[l].Replace(SidTokenMap.CodePlaceholder, c.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+                if (existing.ContainsKey(token)) continue;
+                added.Add(AddedToken(next, token));
+                fresh.Add((next, token));
+                existing[token] = next++;
+            }
+        File.WriteAllText(Path.Combine(modelDir, TokenizerFile), json.ToJsonString(Json), new UTF8Encoding(false));
+
+        string configPath = Path.Combine(baseDir, ConfigFile);
+        var config = File.Exists(configPath) ? JsonNode.Parse(File.ReadAllText(configPath)) as JsonObject ?? new JsonObject() : new JsonObject();
+        if (config["added_tokens_decoder"] is JsonObject decoder)
+            foreach (var (fid, token) in fresh)
+                decoder[fid.ToString(System.Globalization.CultureInfo.InvariantCulture)] = new JsonObject
+                {
+                    ["content"] = token, ["lstrip"] = false, ["normalized"] = false, ["rstrip"] = false, ["single_word"] = false, ["special"] = true,
+                };
+        File.WriteAllText(Path.Combine(modelDir, ConfigFile), config.ToJsonString(Json), new UTF8Encoding(false));
+        return next;
+    }
+
     private static JsonObject AddedToken(int id, string content) => new()
     {
         ["id"] = id,

@@ -43,7 +43,48 @@ internal static class TrainingReportWriter
         w.WriteNumber("max_negatives", o.MaxNegatives);
         w.WriteNumber("max_positives", o.MaxPositives);
         w.WriteNumber("seed", o.Seed);
+        w.WriteNumber("patience", o.Patience);
+        if (o.BaseModel is not null)
+        {
+            w.WriteString("base_model", o.BaseModel);
+            w.WriteStartObject("lora");
+            w.WriteNumber("r", o.Lora.Rank);
+            w.WriteNumber("lora_alpha", o.Lora.Alpha);
+            w.WriteBoolean("use_rslora", o.Lora.UseRsLora);
+            w.WriteNumber("lora_dropout", o.Lora.Dropout);
+            w.WriteString("target_modules", string.Join(",", o.Lora.TargetModules));
+            w.WriteEndObject();
+        }
+        if (o.Grpo is { } grpo)
+        {
+            w.WriteStartObject("grpo");
+            w.WriteNumber("group_size", grpo.GroupSize);
+            w.WriteNumber("temperature", grpo.Temperature);
+            w.WriteNumber("epsilon", grpo.Epsilon);
+            w.WriteNumber("gamma", grpo.Gamma);
+            w.WriteString("reward_target", grpo.Target == RewardTarget.NextNegative ? "next_negative" : "seven_day_swing");
+            w.WriteNumber("prompts_per_step", grpo.PromptsPerStep);
+            w.WriteNumber("inner_iterations", grpo.InnerIterations);
+            w.WriteNumber("learning_rate", grpo.LearningRate);
+            w.WriteNumber("eval_every", grpo.EvalEvery);
+            w.WriteNumber("patience", grpo.Patience);
+            w.WriteStartArray("stages");
+            foreach (var st in grpo.Stages)
+            {
+                w.WriteStartObject();
+                w.WriteString("context", PromptTemplate.ContextName(st.Context));
+                w.WriteNumber("beta", st.Beta);
+                w.WriteNumber("max_steps", st.MaxSteps);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
+        w.WriteNumber("trainable_parameters", result.TrainableParameters);
+        w.WriteStartArray("epochs_run");
+        foreach (var e in result.EpochsRun) w.WriteNumberValue(e);
+        w.WriteEndArray();
 
         w.WriteNumber("vocab_size", result.VocabSize);
         w.WriteNumber("parameters", result.ParameterCount);
@@ -68,6 +109,36 @@ internal static class TrainingReportWriter
             foreach (var x in s.StepLosses) w.WriteNumberValue(x);
             w.WriteEndArray();
             if (s.SamplePrompt is not null) w.WriteString("sample_prompt", s.SamplePrompt);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("grpo_stages");
+        foreach (var g in result.GrpoStages)
+        {
+            w.WriteStartObject();
+            w.WriteString("context", PromptTemplate.ContextName(g.Stage.Context));
+            w.WriteNumber("beta", g.Stage.Beta);
+            w.WriteNumber("steps", g.Steps);
+            w.WriteNumber("prompts", g.Prompts);
+            Nullable(w, "initial_validation_reward", g.InitialValidationReward);
+            Nullable(w, "best_validation_reward", g.BestValidationReward);
+            w.WriteNumber("wall_seconds", g.Wall.TotalSeconds);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("grpo_steps");
+        foreach (var g in result.GrpoSteps)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("stage", g.Stage);
+            w.WriteNumber("step", g.Step);
+            w.WriteNumber("reward_mean", g.RewardMean);
+            w.WriteNumber("reward_std", g.RewardStd);
+            w.WriteNumber("kl", g.Kl);
+            w.WriteNumber("clip_fraction", g.ClipFraction);
+            w.WriteNumber("valid_rollouts", g.ValidShare);
+            w.WriteNumber("loss", g.Loss);
+            Nullable(w, "validation_reward", g.ValidationReward);
             w.WriteEndObject();
         }
         w.WriteEndArray();
