@@ -45,7 +45,7 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
 
         // Served exactly as evaluated: threshold and guard weight chosen on validation cases (never rounded: a tie group
         // sits right at the threshold).
-        double threshold = Math.Clamp(result.ServedThreshold, -1, 1), guard = result.Served.GuardWeight, predicted = result.Served.PredictedWeight;
+        double threshold = Math.Clamp(result.ServedThreshold, -1, 1), guard = result.Served!.GuardWeight, predicted = result.Served.PredictedWeight;
         var answers = await stages.RunAsync("filter", async s =>
         {
             await server.SetThresholdAsync(Scene, threshold, guard, predicted, generation);
@@ -70,7 +70,7 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
         });
 
         stdout.WriteLine();
-        var served = result.Report.Row(result.Report.Served!);
+        var served = result.Report!.Row(result.Report.Served!);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"FilterCandidates (scene '{Scene}', generation {generation}): threshold {threshold:F4}, guard weight {guard:0.##}, predicted weight {predicted:0.##}, chosen on validation cases at <= {EvalReport.HeadlineLikedRate:P0} liked rejected; " +
             $"on the test cases they reject {served.ServedDisliked.Estimate:P1} of future disliked and {served.ServedLiked.Estimate:P1} of future liked items"));
@@ -92,7 +92,7 @@ public sealed class DemoCommand(ExperimentOptions options, TextWriter stdout, Te
 
         stdout.WriteLine();
         stdout.WriteLine(result.Report.FormatTable());
-        stdout.WriteLine("Dataset statistics (test cases): " + result.Statistics.Line);
+        stdout.WriteLine("Dataset statistics (test cases): " + result.Statistics!.Line);
         stdout.WriteLine("Stages (wall time, peak RSS of the stage):");
         stdout.WriteLine(stages.FormatTable());
         stdout.WriteLine($"Artefacts in {Path.GetFullPath(options.OutputDirectory)}: eval.json, operating_curves.png, operating_curves_low.png, metrics.png, training_loss.png, codebook.safetensors, catalog.jsonl, bundle/, predictions.jsonl");

@@ -13,18 +13,28 @@ namespace CoNRec.FilterService;
 /// Admin HTTP API on its own port: read and change per-scene thresholds and modes, and tune a threshold from
 /// labelled samples. Changes go to Redis (persisted, audited, announced), never just to this replica's memory.
 /// </summary>
-public static class AdminEndpoints
+public static partial class AdminEndpoints
 {
     public const int MaxTuneSamples = 100_000;
 
     public static void MapAdmin(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/admin/v1").AddEndpointFilter<BearerTokenFilter>();
+        // Data never cached by a browser or proxy, never sniffed as something else; the 401 carries the same headers.
+        var admin = app.MapGroup("/admin/v1").AddEndpointFilter(static (context, next) =>
+        {
+            var headers = context.HttpContext.Response.Headers;
+            headers.XContentTypeOptions = "nosniff";
+            headers.CacheControl = "no-store";
+            return next(context);
+        }).AddEndpointFilter<BearerTokenFilter>();
         admin.MapGet("/thresholds", GetThresholds);
         admin.MapPut("/thresholds/{scene}", PutThreshold);
         admin.MapPost("/thresholds/{scene}/tune", Tune);
         admin.MapGet("/audit", GetAudit);
         admin.MapGet("/generations", GetGenerations);
+        admin.MapPost("/generations/{id}/publish", PublishGeneration);
+        admin.MapGet("/samples", GetSamples);
+        admin.MapGet("/health", GetHealth);
     }
 
     private static IResult GetThresholds(ServingState state)
@@ -67,26 +77,184 @@ public static class AdminEndpoints
         catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the change was not applied"); }
     }
 
-    private static async Task<IResult> GetAudit(HttpRequest request, SceneStore store, int? count)
+    public const int MaxAuditPage = 10_000;
+
+    /// <summary>
+    /// A page of the audit log, newest first, optionally of one scene. <c>next</c> (null on the last page) is the cursor
+    /// for <c>before</c>: the position and a hash of the page's last entry. New entries are pushed at the head, so the
+    /// entry can only have moved further down; the next page finds it again there and continues after it.
+    /// </summary>
+    private static async Task<IResult> GetAudit(HttpRequest request, IDatabase db, RedisKeys keys)
     {
-        if (count is < 1 or > 10_000) return Problem(400, "'count' must be in [1, 10000]");
-        try { return Results.Json(new { entries = await store.GetAuditAsync(count ?? 100) }); }
+        var query = request.Query;
+        int count = 100;
+        if (query.TryGetValue("count", out var countText) && (!int.TryParse(countText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count is < 1 or > MaxAuditPage))
+            return Problem(400, $"'count' = '{Excerpt(countText.ToString())}' must be an integer in [1, {MaxAuditPage}]");
+        string? scene = query.TryGetValue("scene", out var sceneText) && sceneText.ToString().Length > 0 ? sceneText.ToString() : null;
+        if (scene is not null && SceneStore.ValidateName(scene) is { } sceneError) return Problem(400, sceneError);
+        AuditCursor? before = null;
+        if (query.TryGetValue("before", out var beforeText))
+        {
+            before = AuditCursor.Parse(beforeText.ToString());
+            if (before is null) return Problem(400, $"'before' = '{Excerpt(beforeText.ToString())}' must be the 'next' cursor of a previous audit page");
+        }
+        try
+        {
+            const int chunk = 512;
+            long index = 0;
+            if (before is { } cursor)
+            {
+                // Find the cursor's entry at or below its old position; without it the page would skip or repeat entries.
+                long found = -1;
+                for (long at = cursor.Index; found < 0; at += chunk)
+                {
+                    var values = await db.ListRangeAsync(keys.Audit, at, at + chunk - 1);
+                    if (values.Length == 0) break;
+                    for (int i = 0; i < values.Length; i++)
+                        if (AuditCursor.HashOf(values[i]) == cursor.Hash) { found = at + i; break; }
+                }
+                if (found < 0) return Problem(410, "'before' points at an audit entry that has left the log (trimmed); reload the first page");
+                index = found + 1;
+            }
+            var entries = new List<AuditEntry>(Math.Min(count, 1024));
+            long lastIndex = -1;
+            RedisValue lastRaw = default;
+            bool more = false;
+            while (!more)
+            {
+                var values = await db.ListRangeAsync(keys.Audit, index, index + chunk - 1);
+                if (values.Length == 0) break;
+                for (int i = 0; i < values.Length; i++)
+                {
+                    if (ParseAudit(values[i]) is not { } entry || (scene is not null && entry.Scene != scene)) continue;
+                    if (entries.Count == count) { more = true; break; } // one match past the page: there is a next page
+                    entries.Add(entry);
+                    (lastIndex, lastRaw) = (index + i, values[i]);
+                }
+                index += values.Length;
+            }
+            var next = more ? new AuditCursor(lastIndex, AuditCursor.HashOf(lastRaw)) : null;
+            return Results.Json(new AuditPage(entries, next?.ToString()));
+        }
         catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the audit log could not be read"); }
     }
 
-    private static async Task<IResult> GetGenerations(HttpRequest request, GenerationRegistry registry)
+    private static AuditEntry? ParseAudit(RedisValue value)
+    {
+        // A malformed entry (written by hand, or by a future version) is skipped rather than failing the whole page.
+        try { return JsonSerializer.Deserialize<AuditEntry>(value.ToString(), AuditJson); }
+        catch (JsonException) { return null; }
+    }
+
+    private static readonly JsonSerializerOptions AuditJson = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private sealed record AuditPage(IReadOnlyList<AuditEntry> Entries, string? Next);
+
+    /// <summary>The audit page cursor: "index-hash", the list position of a page's last entry and 16 hex digits of its SHA-256.</summary>
+    private sealed partial record AuditCursor(long Index, string Hash)
+    {
+        [System.Text.RegularExpressions.GeneratedRegex("^([0-9]{1,9})-([0-9a-f]{16})$")]
+        private static partial System.Text.RegularExpressions.Regex Format();
+
+        public static AuditCursor? Parse(string text) =>
+            Format().Match(text) is { Success: true } m ? new AuditCursor(long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[2].Value) : null;
+
+        public static string HashOf(RedisValue value) => Convert.ToHexStringLower(SHA256.HashData((byte[])value!).AsSpan(0, 8));
+
+        public override string ToString() => $"{Index}-{Hash}";
+    }
+
+    /// <summary>
+    /// A generation as the console lists it: the stored meta plus when a replaced generation's keys expire (the end of
+    /// its grace period, after which it can no longer be rolled back to), from the TTL of its meta key.
+    /// </summary>
+    private sealed record GenerationJson(string Id, string Status, string CodebookHash, int Levels, int CodesPerLevel, int Dimension,
+        long Users, long Items, long Sids, DateTimeOffset Created, DateTimeOffset? Completed, DateTimeOffset? Published, DateTimeOffset? AsOf,
+        string Source, int ShardCount, DateTimeOffset? ExpiresAt);
+
+    private static async Task<IResult> GetGenerations(HttpRequest request, GenerationRegistry registry, IDatabase db, RedisKeys keys)
     {
         try
         {
-            return Results.Json(new { active = await registry.GetActiveIdAsync(), generations = await registry.ListAsync() });
+            var list = await registry.ListAsync();
+            var ttls = await Task.WhenAll(list.Select(g => db.KeyTimeToLiveAsync(keys.Meta(g.Id))));
+            var now = DateTimeOffset.UtcNow;
+            var generations = list.Select((g, i) => new GenerationJson(g.Id, g.Status, g.CodebookHash, g.Levels, g.CodesPerLevel, g.Dimension,
+                g.Users, g.Items, g.Sids, g.Created, g.Completed, g.Published, g.AsOf, g.Source, g.ShardCount,
+                ttls[i] is { } ttl ? now + ttl : null)).ToList();
+            return Results.Json(new { active = await registry.GetActiveIdAsync(), generations });
         }
         catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the generations could not be read"); }
     }
 
-    private sealed record Sample(string UserId, string ItemId, uint[]? Sid, bool Disliked);
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
+    private static partial System.Text.RegularExpressions.Regex GenerationId();
+
+    private sealed record PublishValidation(bool Ok, IReadOnlyList<string> Checks);
+
+    private sealed record PublishResult(string Active, string? Previous, PublishValidation Validation);
+
+    private sealed record PublishFailure(string Error, PublishValidation Validation);
+
+    /// <summary>
+    /// Publishes generation <paramref name="id"/>: a rollback when it is an earlier one. The same validated, atomic switch as
+    /// the batch CLI's publish (<see cref="GenerationPublisher"/>); every replica follows on the store's event.
+    /// </summary>
+    private static async Task<IResult> PublishGeneration(string id, HttpRequest request, IDatabase db, RedisKeys keys, StoreOptions storeOptions,
+        GenerationRegistry registry, ServingState state, ILoggerFactory loggers)
+    {
+        if (!GenerationId().IsMatch(id))
+            return Problem(400, $"'generation' = '{Excerpt(id)}' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'");
+        try
+        {
+            var meta = await registry.GetMetaAsync(id);
+            if (meta is null) return Problem(404, $"generation '{id}' does not exist (never written, or expired after its grace period)");
+            var previous = await registry.GetActiveIdAsync();
+            if (previous == id) return Problem(409, $"generation '{id}' is already active");
+            GenerationMeta published;
+            try { published = await GenerationPublisher.PublishAsync(db, keys, storeOptions, id); }
+            catch (PublishException e)
+            {
+                return Results.Json(new PublishFailure(e.Message, new PublishValidation(false, [$"failed: {e.Message}", "nothing was switched; the active generation is unchanged"])),
+                    statusCode: meta.Status == GenerationStatus.Writing ? 409 : 422);
+            }
+            loggers.CreateLogger("CoNRec.FilterService.Admin").LogInformation("Admin publish: generation {Generation} made active by {Actor} (previous {Previous})",
+                id, Actor(request), previous ?? "none");
+            await state.RefreshAsync(request.HttpContext.RequestAborted);
+            var checks = new List<string>
+            {
+                $"status '{meta.Status}' can be published",
+                $"codebook {published.CodebookHash[..Math.Min(12, published.CodebookHash.Length)]} is present and its SHA-256 matches",
+                $"{published.Users} users readable, as the meta counts",
+                $"{published.Items} catalog items readable, as the meta counts",
+                previous is null ? "active pointer set atomically" : $"active pointer switched atomically from {previous}; {previous} stays readable for the grace period",
+            };
+            return Results.Json(new PublishResult(id, previous, new PublishValidation(true, checks)));
+        }
+        catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "nothing was published"); }
+    }
+
+    private static IResult GetSamples(SampleFiles files) =>
+        Results.Json(new { configured = files.Configured, files = files.List() });
+
+    private sealed record HealthJson(int WindowS, long Calls, double RequestsPerS, double? P99Ms, IReadOnlyDictionary<string, double> RejectRatioByScene,
+        IReadOnlyDictionary<string, double> FailOpenByReason, string Breaker, string? Generation, bool StoreReachable);
+
+    /// <summary>This replica's own recent traffic (<see cref="RecentRequests"/>) and state: what the console's health view polls.</summary>
+    private static IResult GetHealth(FilterMetrics metrics, ServingState state)
+    {
+        var recent = metrics.Recent.Summarize();
+        var snapshot = state.Current;
+        string breaker = metrics.BreakerState switch { BreakerState.Open => "open", BreakerState.HalfOpen => "half_open", _ => "closed" };
+        return Results.Json(new HealthJson(recent.WindowS, recent.Calls, recent.RequestsPerS, recent.P99Ms, recent.RejectRatioByScene, recent.FailOpenByReason,
+            breaker, snapshot.Generation?.Id, snapshot.StoreReachable));
+    }
+
+    /// <summary>A bounded excerpt of a client string for error messages.</summary>
+    private static string Excerpt(string value) => value.Length <= 64 ? value : string.Concat(value.AsSpan(0, 64), "…");
 
     private static async Task<IResult> Tune(string scene, HttpRequest request, ServingState state, FilterEngine engine, SceneStore store,
-        AdminStoreReader adminReader, IOptions<FilterOptions> filterOptions)
+        AdminStoreReader adminReader, IOptions<FilterOptions> filterOptions, SampleFiles sampleFiles)
     {
         if (SceneStore.ValidateName(scene) is { } nameError) return Problem(400, nameError);
         using var body = await ReadJsonAsync(request);
@@ -111,21 +279,39 @@ public static class AdminEndpoints
             apply = applyJson.GetBoolean();
         }
 
-        if (!root.TryGetProperty("samples", out var samplesJson) || samplesJson.ValueKind != JsonValueKind.Array)
-            return Problem(400, "'samples' is required and must be an array");
-        int count = samplesJson.GetArrayLength();
-        if (count == 0 || count > MaxTuneSamples) return Problem(400, $"'samples' has {count} entries; it must have 1 to {MaxTuneSamples}");
+        bool hasSamples = root.TryGetProperty("samples", out var samplesJson), hasFile = root.TryGetProperty("sample_file", out var fileJson);
+        if (hasSamples && hasFile) return Problem(400, "set either 'samples' or 'sample_file', not both");
         var snapshot = state.Current;
         var layout = snapshot.Generation?.Codebook.Layout;
-        var samples = new List<Sample>(count);
-        int idx = 0;
-        foreach (var s in samplesJson.EnumerateArray())
+        List<TuneSample> samples;
+        string? sampleFile = null;
+        if (hasFile)
         {
-            var parsed = ParseSample(s, idx, layout, filterOptions.Value.MaxIdBytes, out var sampleError);
-            if (sampleError is not null) return Problem(400, sampleError);
-            samples.Add(parsed!);
-            idx++;
+            // A file on the server, by name (GET /admin/v1/samples lists them): never a path.
+            if (fileJson.ValueKind != JsonValueKind.String || fileJson.GetString() is not { Length: > 0 } name)
+                return Problem(400, "'sample_file' must be a non-empty string: a file name listed by GET /admin/v1/samples");
+            var read = await sampleFiles.ReadAsync(name, layout, filterOptions.Value.MaxIdBytes, request.HttpContext.RequestAborted);
+            if (read.Error is not null) return Problem(read.Status, read.Error);
+            samples = read.Samples!;
+            sampleFile = name;
         }
+        else
+        {
+            if (!hasSamples || samplesJson.ValueKind != JsonValueKind.Array)
+                return Problem(400, "'samples' is required and must be an array (or set 'sample_file')");
+            int n = samplesJson.GetArrayLength();
+            if (n == 0 || n > MaxTuneSamples) return Problem(400, $"'samples' has {n} entries; it must have 1 to {MaxTuneSamples}");
+            samples = new List<TuneSample>(n);
+            int idx = 0;
+            foreach (var s in samplesJson.EnumerateArray())
+            {
+                var parsed = ParseSample(s, $"samples[{idx}]", layout, filterOptions.Value.MaxIdBytes, out var sampleError);
+                if (sampleError is not null) return Problem(400, sampleError);
+                samples.Add(parsed!);
+                idx++;
+            }
+        }
+        int count = samples.Count;
 
         if (snapshot.Generation is null) return Problem(409, "no generation is active; load and publish one before tuning");
         var sceneNow = state.SceneFor(snapshot, scene);
@@ -173,6 +359,7 @@ public static class AdminEndpoints
         {
             scene,
             generation = snapshot.Generation.Id,
+            sample_file = sampleFile,
             samples = count,
             scored = labelled.Count,
             skipped,
@@ -210,16 +397,17 @@ public static class AdminEndpoints
         rejected = p.Rejected,
     };
 
-    private static Sample? ParseSample(JsonElement s, int i, SidLayout? layout, int maxIdBytes, out string? error)
+    /// <summary>One sample object; <paramref name="at"/> prefixes field names in messages ("samples[3]"), null for none (a file line).</summary>
+    internal static TuneSample? ParseSample(JsonElement s, string? at, SidLayout? layout, int maxIdBytes, out string? error)
     {
         error = null;
-        string at = $"samples[{i}]";
-        if (s.ValueKind != JsonValueKind.Object) { error = $"'{at}' must be an object"; return null; }
+        string F(string field) => at is null ? field : $"{at}.{field}";
+        if (s.ValueKind != JsonValueKind.Object) { error = at is null ? "must be a JSON object" : $"'{at}' must be an object"; return null; }
         string? Str(string field, ref string? problem)
         {
             if (!s.TryGetProperty(field, out var v) || v.ValueKind != JsonValueKind.String || v.GetString() is not { Length: > 0 } str)
-            { problem ??= $"'{at}.{field}' is required and must be a non-empty string"; return null; }
-            if (Encoding.UTF8.GetByteCount(str) > maxIdBytes) { problem ??= $"'{at}.{field}' is longer than {maxIdBytes} bytes"; return null; }
+            { problem ??= $"'{F(field)}' is required and must be a non-empty string"; return null; }
+            if (Encoding.UTF8.GetByteCount(str) > maxIdBytes) { problem ??= $"'{F(field)}' is longer than {maxIdBytes} bytes"; return null; }
             return str;
         }
         string? problem = null;
@@ -227,22 +415,22 @@ public static class AdminEndpoints
         var item = Str("item_id", ref problem);
         if (problem is not null) { error = problem; return null; }
         if (!s.TryGetProperty("disliked", out var d) || d.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-        { error = $"'{at}.disliked' is required and must be true or false"; return null; }
+        { error = $"'{F("disliked")}' is required and must be true or false"; return null; }
         uint[]? sid = null;
         if (s.TryGetProperty("sid", out var sidJson) && sidJson.ValueKind != JsonValueKind.Null)
         {
-            if (sidJson.ValueKind != JsonValueKind.Array) { error = $"'{at}.sid' must be an array of codes"; return null; }
+            if (sidJson.ValueKind != JsonValueKind.Array) { error = $"'{F("sid")}' must be an array of codes"; return null; }
             var codes = new List<uint>();
             foreach (var c in sidJson.EnumerateArray())
             {
-                if (c.ValueKind != JsonValueKind.Number || !c.TryGetUInt32(out var code)) { error = $"'{at}.sid[{codes.Count}]' must be a non-negative integer"; return null; }
+                if (c.ValueKind != JsonValueKind.Number || !c.TryGetUInt32(out var code)) { error = $"'{F("sid")}[{codes.Count}]' must be a non-negative integer"; return null; }
                 codes.Add(code);
-                if (codes.Count > SidLayout.MaxLevels) { error = $"'{at}.sid' has more than {SidLayout.MaxLevels} codes"; return null; }
+                if (codes.Count > SidLayout.MaxLevels) { error = $"'{F("sid")}' has more than {SidLayout.MaxLevels} codes"; return null; }
             }
-            if (layout is { } l && l.Validate(codes.ToArray(), $"{at}.sid") is { } sidError) { error = sidError; return null; }
+            if (layout is { } l && l.Validate(codes.ToArray(), F("sid")) is { } sidError) { error = sidError; return null; }
             sid = [.. codes];
         }
-        return new Sample(user!, item!, sid, d.GetBoolean());
+        return new TuneSample(user!, item!, sid, d.GetBoolean());
     }
 
     private static string Actor(HttpRequest request) =>

@@ -65,7 +65,19 @@ public sealed class FilterMetrics : IStoreObserver
 
     public void FeedbackCall(string kind, string outcome) => Feedback.WithLabels(kind, outcome).Inc();
 
-    public void BreakerChanged(BreakerState state) => Breaker.Set((int)state);
+    /// <summary>This replica's recent calls, kept in-process for the console's health view (no Prometheus server needed).</summary>
+    public RecentRequests Recent { get; } = new();
+
+    private volatile int _breakerState;
+
+    /// <summary>The hot-path read breaker's state, as last reported.</summary>
+    public BreakerState BreakerState => (BreakerState)_breakerState;
+
+    public void BreakerChanged(BreakerState state)
+    {
+        _breakerState = (int)state;
+        Breaker.Set((int)state);
+    }
 
     public void Refresh(bool ok) => StateRefreshes.WithLabels(ok ? "ok" : "failed").Inc();
 

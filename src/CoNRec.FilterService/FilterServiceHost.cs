@@ -24,6 +24,7 @@ public static class FilterServiceExtensions
         ["--admin-port"] = "Admin:Port",
         ["--admin-bind"] = "Admin:BindAddress",
         ["--admin-token"] = "Admin:Token",
+        ["--admin-samples"] = "Admin:SamplesDirectory",
         ["--redis"] = "Store:Redis",
         ["--redis-ca"] = "Store:TlsCaFile",
         ["--tls-cert"] = "Tls:CertificateFile",
@@ -96,6 +97,7 @@ public static class FilterServiceExtensions
         services.AddSingleton(sp => new ResilientReader(sp.GetRequiredService<IDatabase>(), sp.GetRequiredService<StoreOptions>(), sp.GetRequiredService<FilterMetrics>()));
         services.AddSingleton(sp => new AdminStoreReader(new ResilientReader(sp.GetRequiredService<IDatabase>(),
             new StoreOptions { ReadTimeout = sp.GetRequiredService<IOptions<AdminOptions>>().Value.TuneReadTimeout, BreakerMinimumThroughput = 100 })));
+        services.AddSingleton<SampleFiles>();
         services.AddSingleton<ServingState>();
         services.AddSingleton<FilterEngine>();
         services.AddSingleton<ConcurrencyGate>();
@@ -150,6 +152,7 @@ public static class FilterServiceExtensions
 
         var adminRoutes = app.MapGroup("").WithMetadata(new AdminPortOnly());
         adminRoutes.MapAdmin();
+        adminRoutes.MapAdminConsole();
         adminRoutes.MapMetrics("/metrics");
         adminRoutes.MapGet("/healthz", () => Results.Text("ok"));
         adminRoutes.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });

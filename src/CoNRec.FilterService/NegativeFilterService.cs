@@ -78,7 +78,9 @@ public sealed class NegativeFilterService(FilterEngine engine, ServingState stat
             for (int k = 0; k < counts.Length; k++)
                 if (counts[k] > 0) metrics.Decision((DecisionReason)(k / 2), scene.Mode, k % 2 == 1, counts[k]);
             if (n > 0) metrics.Ratio(scene.Mode, (double)rejected / n);
-            metrics.Request(Stopwatch.GetElapsedTime(start).TotalSeconds, valid: true);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            metrics.Request(seconds, valid: true);
+            metrics.Recent.Record(request.Scene.Length == 0 ? SceneStore.DefaultScene : request.Scene, seconds, n, rejected, counts);
             return response;
         }
         finally

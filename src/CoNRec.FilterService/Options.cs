@@ -74,6 +74,12 @@ public sealed class AdminOptions
     /// circuit breaker too, so a tune cannot trip the one requests use.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.01", "00:01:00")] public TimeSpan TuneReadTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Optional directory of labelled sample files (*.jsonl, *.csv) the console offers for tuning (GET /admin/v1/samples,
+    /// tune's <c>sample_file</c>). Only files directly inside it are served, by name; unset, there are none.
+    /// </summary>
+    public string? SamplesDirectory { get; set; }
 }
 
 /// <summary>
@@ -139,6 +145,8 @@ public sealed class AdminOptionsValidator : IValidateOptions<AdminOptions>
             return ValidateOptionsResult.Fail($"Admin:BindAddress '{o.BindAddress}' is not loopback and no admin token is set: set --admin-token or Admin__Token, or bind admin to 127.0.0.1");
         if (o.Token is { Length: > 0 and < 16 })
             return ValidateOptionsResult.Fail("Admin:Token must be at least 16 characters");
+        if (!string.IsNullOrWhiteSpace(o.SamplesDirectory) && !Directory.Exists(o.SamplesDirectory))
+            return ValidateOptionsResult.Fail($"Admin:SamplesDirectory '{o.SamplesDirectory}' is not a directory");
         return ValidateOptionsResult.Success;
     }
 }

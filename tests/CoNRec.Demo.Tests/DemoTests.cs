@@ -42,7 +42,7 @@ public sealed class DemoTests : IDisposable
 
         // The table has the model, every part of the served profile, the three baselines and the two rules, all rates in
         // [0, 1] with intervals around them; the served row's parameters and threshold come from validation cases.
-        var report = result.Experiment.Report;
+        var report = result.Experiment.Report!;
         Assert.Equal([ExperimentRun.ModelMethod, FilterEvaluation.NegativesName, FilterEvaluation.NegativesGuardName, FilterEvaluation.ModelGuardName,
                       FilterEvaluation.UnionName, FilterEvaluation.ServedName, Baselines.PastNegativesName, Baselines.CategoryBlockName,
                       Baselines.GlobalTopDislikedName, Baselines.CategoryRuleName, Baselines.ExactItemBlockName], report.Rows.Select(r => r.Method));
@@ -71,7 +71,7 @@ public sealed class DemoTests : IDisposable
         Assert.Equal(result.Experiment.Codebook.ContentHash, bundle.Codebook.ContentHash);
 
         // The bundle tells generate to store the recent parts the served row was evaluated with.
-        Assert.Equal(result.Experiment.Served.RecentNegatives, bundle.RecentNegatives);
+        Assert.Equal(result.Experiment.Served!.RecentNegatives, bundle.RecentNegatives);
 
         // Served answers: same length as asked, scored against the published generation with the evaluated threshold and rule.
         Assert.NotEmpty(result.Calls);

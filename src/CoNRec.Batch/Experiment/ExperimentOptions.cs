@@ -54,6 +54,22 @@ public sealed record ExperimentOptions
 
     public int GenerateBatchSize { get; init; } = 16;
 
+    /// <summary>Progressive GRPO after SFT (the default pipeline: <c>--stages sft,grpo</c>).</summary>
+    public bool Grpo { get; init; } = true;
+
+    public GrpoOptions GrpoOptions { get; init; } = new();
+
+    /// <summary>Run the paper's Table 2 (rows 1-5) and SASRec instead of one model.</summary>
+    public bool Ablation { get; init; }
+
+    public CoNRec.Model.SasRec.SasRecOptions SasRec { get; init; } = new();
+
+    /// <summary><c>train</c>: every interaction is training data, and the run stops after writing the bundle.</summary>
+    public bool TrainOnly { get; init; }
+
+    /// <summary><c>train --out</c>: where the bundle goes.</summary>
+    public string? BundleOutput { get; init; }
+
     /// <summary>False for plain log lines (CI); null to detect a terminal.</summary>
     public bool? Terminal { get; init; }
 }

@@ -19,12 +19,15 @@ public sealed record ExperimentResult(
     Codebook Codebook,
     IReadOnlyDictionary<string, ulong> Catalog,
     string BundleDirectory,
-    EvalReport Report,
-    FilterEvaluation.ServedConfiguration Served,
-    DatasetStatistics Statistics)
+    EvalReport? Report,
+    FilterEvaluation.ServedConfiguration? Served,
+    DatasetStatistics? Statistics)
 {
     /// <summary>The threshold the demo serves at: chosen on validation cases; 1 (nothing scores above it) without any.</summary>
-    public double ServedThreshold => Served.Threshold ?? 1.0;
+    public double ServedThreshold => Served?.Threshold ?? 1.0;
+
+    public AblationReport? Ablation { get; init; }
+    public TrainingSummary? Training { get; init; }
 }
 
 /// <summary>The offline pipeline shared by <c>eval</c> and <c>demo</c>; each stage reports wall time and peak memory.</summary>
@@ -50,6 +53,12 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
 
         var split = stages.Run("split", s =>
         {
+            if (o.TrainOnly)
+            {
+                var all = TemporalSplit.TrainOnly(dataset);
+                s.Detail = $"train: all {all.Train.Count} interactions (nothing held out for testing; validation users come from the examples)";
+                return all;
+            }
             var sp = TemporalSplit.Create(dataset, o.Split);
             if (sp.Cases.Count == 0)
                 throw new InvalidOperationException($"the {o.Split.Protocol} split found no test case (a user window with a future negative and {o.Split.MinPastNegatives} earlier ones); " +
@@ -95,41 +104,25 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
 
         TrainingSummary? training = null;
         CasePredictor.Result? predicted = null;
-        string bundleDir = Out("bundle");
+        string bundleDir = o.TrainOnly && o.BundleOutput is not null ? o.BundleOutput : Out("bundle");
+        if (o.Ablation)
+        {
+            var ablation = RunAblation(dataset, split, codebookPath, codebook, catalog);
+            File.WriteAllText(Out("ablation.txt"), ablation.FormatTable());
+            ablation.WriteJson(Out("ablation.json"));
+            return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, null, null, null) { Ablation = ablation };
+        }
         if (!o.SkipModel)
         {
-        var data = stages.Run("examples", s =>
-        {
-            var swing = SwingIndex.Build(split.Train.Where(x => x.IsNegative).Select(x => (x.UserId, x.ItemId)), o.Swing);
-            var td = TrainingData.Build(split.Train, swing, o.TrainingData);
-            s.Detail = $"{td.Train.Count} next-items examples (+{td.SwingAdded} Swing targets), {td.Validation.Count} validation, {td.Alignment.Count} alignment";
-            return td;
-        });
-
-        training = stages.Run("fine-tune", s =>
-        {
-            ProgressReporter? bar = null;
-            using var result = FineTuner.Train(bundleDir, codebook, codebookPath, catalog, data.Train, data.Validation, data.Alignment, o.FineTune,
-                new SyncProgress<TrainProgress>(p =>
-                {
-                    bar ??= s.Bar(p.TotalSteps, "steps");
-                    bar.Advance(Math.Max(0, p.Step - bar.Count));
-                }));
-            var summary = TrainingSummary.Of(result);
-            LossPlot.Write([.. result.Stages.Select(st => (st.Context.ToString(), st.StepLosses, st.ValidationLoss))], o.OutputDirectory);
-            s.Detail = summary.Line;
-            return summary;
-        });
-
-        predicted = stages.Run("predict", s =>
-        {
-            // Validation cases too: thresholds and profile parameters are chosen on them, never on test cases.
-            var cases = split.Cases.Concat(split.ValidationCases).ToList();
-            var r = CasePredictor.Predict(bundleDir, cases, o.GenerateBatchSize, o.Device, s.Counter(cases.Count, "cases"));
-            WritePredictions(Out("eval_predictions.jsonl"), split.Cases, r.Predictions, codebook.Layout);
-            s.Detail = $"{split.Cases.Count} test + {split.ValidationCases.Count} validation cases, {r.EmptyPrompts} without a usable prompt; prefill {r.Prefill.TotalSeconds:F1} s, decode {r.Decode.TotalSeconds:F1} s";
-            return r;
-        });
+            var data = stages.Run("examples", s => BuildExamples(split, s));
+            training = TrainBundle("fine-tune", bundleDir, o.FineTune with { Grpo = o.Grpo ? o.GrpoOptions : null }, codebookPath, codebook, catalog, data);
+            if (o.TrainOnly)
+            {
+                stages.Run("bundle", s => { s.Detail = $"{Path.GetFullPath(bundleDir)}: generate --bundle loads it unchanged"; return 0; });
+                return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, null, null, null) { Training = training };
+            }
+            predicted = stages.Run("predict", s => PredictCases(bundleDir, split, s));
+            WritePredictions(Out("eval_predictions.jsonl"), split.Cases, predicted.Predictions, codebook.Layout);
         }
 
         var (report, served, statistics) = stages.Run("evaluate", s =>
@@ -153,6 +146,84 @@ public sealed class ExperimentRun(ExperimentOptions options, StageRunner stages)
         report.WriteJson(Out("eval.json"));
         EvalPlots.Write(report, o.OutputDirectory);
         return new ExperimentResult(dataset, split, embeddings, codebookPath, codebook, catalog, bundleDir, report, served, statistics);
+    }
+
+    private TrainingData BuildExamples(TemporalSplit split, StageContext s)
+    {
+        var swing = SwingIndex.Build(split.Train.Where(x => x.IsNegative).Select(x => (x.UserId, x.ItemId)), options.Swing);
+        var td = TrainingData.Build(split.Train, swing, options.TrainingData);
+        s.Detail = $"{td.Train.Count} next-items examples (+{td.SwingAdded} Swing targets), {td.Validation.Count} validation, {td.Alignment.Count} alignment, {td.GrpoTrain.Count} GRPO prompts";
+        return td;
+    }
+
+    /// <summary>The one training path: <c>train</c>, <c>eval</c>, the demo and every ablation row go through it.</summary>
+    private TrainingSummary TrainBundle(string stageName, string bundleDir, FineTuneOptions fineTune, string codebookPath, Codebook codebook,
+        IReadOnlyDictionary<string, ulong> catalog, TrainingData data) => stages.Run(stageName, s =>
+    {
+        ProgressReporter? bar = null;
+        using var result = FineTuner.Train(bundleDir, codebook, codebookPath, catalog, data.Train, data.Validation, data.Alignment, fineTune,
+            new SyncProgress<TrainProgress>(p =>
+            {
+                bar ??= s.Bar(p.TotalSteps, "steps");
+                bar.Advance(Math.Max(0, p.Step - bar.Count));
+            }), data.GrpoTrain, data.GrpoValidation);
+        var summary = TrainingSummary.Of(result);
+        var grpo = result.GrpoSteps.GroupBy(x => x.Stage).Select(g => (result.GrpoStages[g.Key].Stage.Context.ToString(), (IReadOnlyList<double>)[.. g.Select(x => x.RewardMean)])).ToList();
+        LossPlot.Write([.. result.Stages.Select(st => (st.Context.ToString(), st.StepLosses, st.ValidationLoss))], bundleDir == Path.Combine(options.OutputDirectory, "bundle") ? options.OutputDirectory : bundleDir, grpo: grpo);
+        s.Detail = summary.Line;
+        return summary;
+    });
+
+    private CasePredictor.Result PredictCases(string bundleDir, TemporalSplit split, StageContext s)
+    {
+        // Validation cases too: thresholds and profile parameters are chosen on them, never on test cases.
+        var cases = split.Cases.Concat(split.ValidationCases).ToList();
+        var r = CasePredictor.Predict(bundleDir, cases, options.GenerateBatchSize, options.Device, s.Counter(cases.Count, "cases"));
+        s.Detail = $"{split.Cases.Count} test + {split.ValidationCases.Count} validation cases, {r.EmptyPrompts} without a usable prompt; prefill {r.Prefill.TotalSeconds:F1} s, decode {r.Decode.TotalSeconds:F1} s";
+        return r;
+    }
+
+    /// <summary>
+    /// The paper's Table 2 on this data: 1 SFT next-items, 2 + alignment, 3 + progressive GRPO with a next-negative reward,
+    /// 4 + the 7-day Swing-expanded reward, 5 + the future-positive penalty; rows 3-5 start from row 2's SFT model.
+    /// Plus SASRec over the negative sequence as a learned non-LLM peer. Same split, same cases, same protocol.
+    /// </summary>
+    private AblationReport RunAblation(InteractionDataset dataset, TemporalSplit split, string codebookPath, Codebook codebook, IReadOnlyDictionary<string, ulong> catalog)
+    {
+        var o = options;
+        var data = stages.Run("examples", s => BuildExamples(split, s));
+        string Dir(int row) => Path.Combine(o.OutputDirectory, $"ablation-row{row}");
+        var entries = new List<AblationEvaluation.Entry>();
+        var g = o.GrpoOptions;
+        var rows = new (string Name, string Detail, FineTuneOptions FineTune)[]
+        {
+            ("1 SFT next-items", "no alignment, no GRPO", o.FineTune with { AlignmentWeight = 0, Grpo = null }),
+            ("2 + alignment", "item-level alignment mixed into SFT", o.FineTune with { Grpo = null }),
+            ("3 + GRPO, next-negative reward", "from row 2; GTS = the next negative, no penalty",
+                o.FineTune with { InitialModel = Path.Combine(Dir(2), FineTuner.ModelDirectory), SkipSft = true, Grpo = g with { Target = RewardTarget.NextNegative, Gamma = 0 } }),
+            ("4 + 7-day Swing reward", "from row 2; GTS = 7-day negatives + Swing, no penalty",
+                o.FineTune with { InitialModel = Path.Combine(Dir(2), FineTuner.ModelDirectory), SkipSft = true, Grpo = g with { Target = RewardTarget.SevenDaySwing, Gamma = 0 } }),
+            ("5 + future-positive penalty", $"from row 2; 7-day Swing GTS, gamma {g.Gamma.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)} on 7-day positives",
+                o.FineTune with { InitialModel = Path.Combine(Dir(2), FineTuner.ModelDirectory), SkipSft = true, Grpo = g with { Target = RewardTarget.SevenDaySwing } }),
+        };
+        for (int i = 0; i < rows.Length; i++)
+        {
+            var (name, detail, fineTune) = rows[i];
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            TrainBundle($"row {i + 1}", Dir(i + 1), fineTune, codebookPath, codebook, catalog, data);
+            double seconds = clock.Elapsed.TotalSeconds;
+            var predictions = stages.Run($"row {i + 1} predict", s => PredictCases(Dir(i + 1), split, s)).Predictions;
+            entries.Add(new AblationEvaluation.Entry(name, detail, c => predictions[c], seconds));
+        }
+        entries.Add(stages.Run("SASRec", s => SasRecPeer.Train(split, catalog, codebook.Layout, o.SasRec, s)));
+
+        return stages.Run("ablation evaluate", s =>
+        {
+            var evaluator = new Evaluator(codebook, catalog, o.Eval);
+            var report = AblationEvaluation.Run($"Ablation on {dataset.Name}", evaluator, split, dataset, catalog, entries, o.Profiles, o.Resamples, o.Eval.Seed, o.Eval.K);
+            s.Detail = $"{report.Rows.Count} rows, {report.Differences.Count} paired differences";
+            return report;
+        });
     }
 
     public static InteractionDataset LoadDataset(ExperimentOptions o) => o.Source switch

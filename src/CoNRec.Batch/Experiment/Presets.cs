@@ -53,6 +53,24 @@ public sealed class Presets
     public Option<int> Layers { get; } = Opt.Int("--layers", "model layers", new FineTuneOptions().Layers, 1, 128);
     public Option<double> Lr { get; } = Opt.Double("--lr", "fine-tuning learning rate", new FineTuneOptions().LearningRate, 1e-6, 1);
     public Option<bool> SkipModel { get; } = Opt.Flag("--skip-model", "no fine-tuning: evaluate the profile without model SIDs and the baselines (seconds)");
+    public Option<int> Patience { get; } = Opt.Int("--patience", "SFT: epochs without a better validation loss before a stage stops (its best epoch is kept)", new FineTuneOptions().Patience, 1, 1000);
+    public Option<string> TrainStages { get; } = Opt.Choice("--stages", "what training runs: SFT only, or SFT then progressive GRPO (paper Eq. 3-6)", "sft,grpo", "sft", "sft,grpo");
+    // LoRA on a base checkpoint
+    public Option<string?> Base { get; } = Opt.String("--base", "a Hugging Face Qwen3 checkpoint to start from: its weights stay frozen, LoRA and the SID token rows train, the bundle holds a PEFT adapter", helpName: "MODEL_DIR");
+    public Option<int> LoraRank { get; } = Opt.Int("--lora-r", "LoRA rank r (with --base)", new CoNRec.Model.Lora.LoraSettings().Rank, 1, 4096);
+    public Option<double> LoraAlpha { get; } = Opt.Double("--lora-alpha", "LoRA alpha (scale alpha/r, or alpha/sqrt(r) with --rslora)", new CoNRec.Model.Lora.LoraSettings().Alpha, 1e-6, 1e6);
+    public Option<double> LoraDropout { get; } = Opt.Double("--lora-dropout", "dropout on the LoRA input", new CoNRec.Model.Lora.LoraSettings().Dropout, 0, 0.99);
+    public Option<bool> RsLora { get; } = Opt.Flag("--rslora", "rank-stabilised LoRA: scale alpha/sqrt(r)");
+    public Option<string> LoraTargets { get; } = Opt.String("--lora-targets", "comma-separated modules LoRA adapts", string.Join(",", new CoNRec.Model.Lora.LoraSettings().TargetModules), helpName: "MODULES")!;
+    // GRPO
+    public Option<int?> GrpoSteps { get; } = Opt.OptionalInt("--grpo-steps", "GRPO steps per progressive stage at most (default 60; 15 with --quick); validation stops earlier", 1, 1_000_000);
+    public Option<int> GrpoGroup { get; } = Opt.Int("--grpo-group", "rollouts per prompt (G)", new GrpoOptions().GroupSize, 2, 256);
+    public Option<int> GrpoPrompts { get; } = Opt.Int("--grpo-prompts", "prompts per GRPO step", new GrpoOptions().PromptsPerStep, 1, 4096);
+    public Option<double> GrpoGamma { get; } = Opt.Double("--grpo-gamma", "weight of the future-positive penalty in the reward (Eq. 6)", new GrpoOptions().Gamma, 0, 10);
+    public Option<double> GrpoLr { get; } = Opt.Double("--grpo-lr", "GRPO learning rate", new GrpoOptions().LearningRate, 1e-8, 1);
+    public Option<double> GrpoTemperature { get; } = Opt.Double("--grpo-temperature", "sampling temperature of the rollouts", new GrpoOptions().Temperature, 0.01, 100);
+    public Option<int> GrpoEvalEvery { get; } = Opt.Int("--grpo-eval-every", "GRPO steps between validation-reward checks", new GrpoOptions().EvalEvery, 1, 100_000);
+    public Option<bool> Ablation { get; } = Opt.Flag("--ablation", "the paper's Table 2 on this data: SFT, + alignment, + GRPO (next-negative reward), + 7-day Swing reward, + future-positive penalty, and SASRec; writes ablation.txt/json");
     public Option<string?> Out { get; }
 
     public Presets(string defaultOut) => Out = Opt.String("--out", "output directory for every artefact", defaultOut, helpName: "DIR");
@@ -63,7 +81,35 @@ public sealed class Presets
         if (dataSources) command.With(MovieLens, Dataset);
         return command.With(Embeddings, Out, Quick, Seed, Device, NoProgressBar, Users, Items, Days, Synthetic, Split, TestDays, WindowDays, ValidationDays,
             MinPastNegatives, Resamples, TextWeight, CodislikeWeight, RqVaeEpochs, RqVaeBatch, Codes, Latent, RqVaeBeta, RqVaeLr, RqVaeReset, Disambiguate,
-            Epochs, Hidden, Layers, Lr, SkipModel);
+            Epochs, Hidden, Layers, Lr, SkipModel).With(TrainingOptions);
+    }
+
+    /// <summary>The training options shared by <c>train</c>, <c>eval</c> and the demo.</summary>
+    public Option[] TrainingOptions => [Patience, TrainStages, Base, LoraRank, LoraAlpha, LoraDropout, RsLora, LoraTargets,
+        GrpoSteps, GrpoGroup, GrpoPrompts, GrpoGamma, GrpoLr, GrpoTemperature, GrpoEvalEvery];
+
+    private CoNRec.Model.Lora.LoraSettings ReadLora(ParseResult r)
+    {
+        var targets = r.GetValue(LoraTargets)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var settings = new CoNRec.Model.Lora.LoraSettings
+        {
+            Rank = r.GetValue(LoraRank), Alpha = r.GetValue(LoraAlpha), Dropout = r.GetValue(LoraDropout), UseRsLora = r.GetValue(RsLora), TargetModules = targets,
+        };
+        try { settings.Validate(); }
+        catch (ArgumentException e) { throw new UsageException("--lora-targets: " + e.Message); }
+        return settings;
+    }
+
+    private GrpoOptions ReadGrpo(ParseResult r, bool quick, int seed)
+    {
+        int steps = r.GetValue(GrpoSteps) ?? (quick ? 15 : 60);
+        var d = new GrpoOptions();
+        return d with
+        {
+            GroupSize = r.GetValue(GrpoGroup), PromptsPerStep = r.GetValue(GrpoPrompts), Gamma = r.GetValue(GrpoGamma), LearningRate = r.GetValue(GrpoLr),
+            Temperature = r.GetValue(GrpoTemperature), EvalEvery = Math.Min(r.GetValue(GrpoEvalEvery), steps), Seed = seed + 4,
+            Stages = [.. d.Stages.Select(s => s with { MaxSteps = steps })],
+        };
     }
 
     /// <summary>Only the synthetic generator's options (for <c>synth</c>).</summary>
@@ -131,6 +177,7 @@ public sealed class Presets
             FineTune = new FineTuneOptions() with
             {
                 Seed = seed, HiddenSize = hidden, IntermediateSize = 2 * hidden, Layers = r.GetValue(Layers), LearningRate = r.GetValue(Lr),
+                Patience = r.GetValue(Patience), BaseModel = r.GetValue(Base), Lora = ReadLora(r),
                 // The progressive context schedule: 3-day negatives → all negatives → negatives + positives.
                 Stages =
                 [
@@ -140,6 +187,9 @@ public sealed class Presets
                 ],
             },
             TrainingData = new TrainingDataOptions { Seed = seed },
+            Grpo = r.GetValue(TrainStages) == "sft,grpo",
+            GrpoOptions = ReadGrpo(r, quick, seed),
+            Ablation = r.GetResult(Ablation) is not null && r.GetValue(Ablation),
             Eval = new EvalOptions { Seed = seed },
             Split = ReadSplit(r, source),
             Resamples = r.GetValue(Resamples),

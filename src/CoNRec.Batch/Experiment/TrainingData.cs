@@ -33,6 +33,10 @@ public sealed record TrainingDataOptions
 public sealed record TrainingData(IReadOnlyList<SftExample> Train, IReadOnlyList<SftExample> Validation, IReadOnlyList<AlignmentExample> Alignment,
     int SwingAdded, int Users)
 {
+    /// <summary>GRPO prompts at the same anchors: the next negative, the 7-day negatives with Swing, and the 7-day positives.</summary>
+    public IReadOnlyList<GrpoExample> GrpoTrain { get; init; } = [];
+    public IReadOnlyList<GrpoExample> GrpoValidation { get; init; } = [];
+
     /// <summary>
     /// Next-items examples: for each anchor (the time of one of the user's negatives; history up to it), the targets are the
     /// distinct negatives in (anchor, anchor + horizon] that are still before the cut-off (no test leakage), expanded
@@ -44,6 +48,8 @@ public sealed record TrainingData(IReadOnlyList<SftExample> Train, IReadOnlyList
         var sft = new List<SftExample>();
         var validation = new List<SftExample>();
         var alignment = new List<AlignmentExample>();
+        var grpoTrain = new List<GrpoExample>();
+        var grpoValidation = new List<GrpoExample>();
         var rng = new Random(o.Seed);
         int swingAdded = 0;
         var horizon = TimeSpan.FromDays(o.HorizonDays);
@@ -67,14 +73,19 @@ public sealed record TrainingData(IReadOnlyList<SftExample> Train, IReadOnlyList
                     if (targets.Count == o.MaxTargets) break;
                 }
                 if (targets.Count == 0) continue;
+                string next = targets[0];
                 if (o.SwingPerTarget > 0)
                 {
                     var extra = swing.Expand(targets, o.SwingPerTarget).Take(o.MaxSwingTargets).ToList();
                     swingAdded += extra.Count;
                     targets.AddRange(extra);
                 }
-                var example = new SftExample(HistoryConversion.ToUserHistory(user, list, at), at, targets);
+                var history = HistoryConversion.ToUserHistory(user, list, at);
+                var example = new SftExample(history, at, targets);
                 (held ? validation : sft).Add(example);
+                // The future-positive set of Eq. 6: what the user liked in the same horizon (training data only, before the cut-off).
+                var futurePositives = list.Where(x => x.IsPositive && x.Timestamp > at && x.Timestamp <= at + horizon).Select(x => x.ItemId).Distinct().ToList();
+                (held ? grpoValidation : grpoTrain).Add(new GrpoExample(history, at, next, targets, futurePositives));
             }
             if (held) continue;
             var positives = list.Where(x => x.IsPositive).Select(x => x.ItemId).Distinct().ToList();
@@ -87,7 +98,7 @@ public sealed record TrainingData(IReadOnlyList<SftExample> Train, IReadOnlyList
                 alignment.Add(new AlignmentExample(negative, picks));
             }
         }
-        return new TrainingData(sft, validation, alignment, swingAdded, byUser.Count);
+        return new TrainingData(sft, validation, alignment, swingAdded, byUser.Count) { GrpoTrain = grpoTrain, GrpoValidation = grpoValidation };
     }
 
     private static List<DateTimeOffset> Thin(List<DateTimeOffset> anchors, int max)

@@ -6,7 +6,7 @@ import { currentPointIndex, drawOperatingCurve, drawSparkline, legendSwatch, poi
 import { count, fixed1, h, num, pct, replace, timeEl } from './format.js';
 import { MAX_FILE_BYTES, labelCounts, parseSampleFile } from './samples.js';
 import {
-  fieldOfServerError, needsEnforceConfirmation, parseGuardWeight, parseObjectiveValue, parseThreshold,
+  fieldOfServerError, needsEnforceConfirmation, parseGuardWeight, parseObjectiveValue, parsePredictedWeight, parseThreshold,
   validateMode, validateSceneName,
 } from './validate.js';
 
@@ -16,6 +16,7 @@ const VIEWS = ['scenes', 'tuning', 'generations', 'audit', 'health'];
 const POLL_MS = 3000;
 const SPARK_POINTS = 40;
 const AUDIT_PAGE = 50;
+const LAST_CHANGED_SCAN = 1000;
 const REFUSED = 'The token was refused (401)';
 
 const state = {
@@ -23,12 +24,12 @@ const state = {
   shown: false,          // the console (not the login form) is on screen
   view: 'scenes',
   thresholds: null,      // last GET /thresholds
-  lastChanged: new Map(),// scene -> latest audit entry, for scenes whose `updated` is null
+  lastChanged: new Map(),// scene -> latest audit entry (time, actor, action)
   editing: null,         // scene shown in the edit form
   parsed: null,          // uploaded samples: {name, format, samples, errors, moreErrors}
   samplesListed: false,
   objectiveTouched: false,
-  tune: null,            // {scene, res, guardWeight, current, objective, selected, currentIndex, recommendedIndex, chart}
+  tune: null,            // {scene, res, guardWeight, predictedWeight, current, objective, selected, currentIndex, recommendedIndex, chart}
   audit: { scene: '', next: null, loaded: false },
   health: { run: 0, timer: 0, rps: [], p99: [] },
   confirm: null,         // resolver of the open confirmation dialog
@@ -318,35 +319,40 @@ function renderScenes() {
   const scenes = state.thresholds?.scenes ?? {};
   const rows = sceneNames().map(name => {
     const s = scenes[name];
-    const audit = s.updated ? null : state.lastChanged.get(name);
-    const changed = s.updated ?? audit?.at ?? null;
-    const by = s.updated ? s.updated_by : (audit?.actor ?? s.updated_by);
+    // The audit log says who changed the scene last and how (put or tune); the scene's own record is the fallback
+    // (the same transaction writes both) for entries that have left the log, and "configuration" for the built-in default.
+    const audit = state.lastChanged.get(name);
+    const changed = audit?.time ?? s.updated ?? null;
+    const by = audit?.actor ?? s.updated_by;
     return h('tr', { dataset: { scene: name }, 'data-testid': 'scene-row' },
       h('th', { scope: 'row', class: 'mono', 'data-testid': 'scene-name' }, name),
       h('td', { class: 'num', 'data-testid': 'scene-threshold' }, num(s.threshold)),
       h('td', { 'data-testid': 'scene-mode' }, modeBadge(s.mode)),
       h('td', { class: 'num', 'data-testid': 'scene-guard-weight' }, num(s.guard_weight)),
-      h('td', { 'data-testid': 'scene-updated' }, timeEl(changed), audit ? h('span', { class: 'muted' }, ' (audit)') : null),
+      h('td', { class: 'num', 'data-testid': 'scene-predicted-weight' }, num(s.predicted_weight)),
+      h('td', { 'data-testid': 'scene-updated' }, timeEl(changed), audit ? h('span', { class: 'muted' }, ` (${audit.action})`) : null),
       h('td', { 'data-testid': 'scene-updated-by', class: 'actor' }, by ?? '—'),
       h('td', { class: 'row-actions' },
         h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'data-testid': 'scene-edit', 'aria-label': `Edit scene ${name}`, onclick: () => startEdit(name) }, 'Edit'),
         h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'data-testid': 'scene-tune', 'aria-label': `Tune scene ${name}`, onclick: () => tuneScene(name) }, 'Tune')));
   });
-  if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No scenes.')));
+  if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No scenes.')));
   replace($('scenes-body'), rows);
 }
 
-/** For scenes without an `updated` time, the latest audit entry gives "last changed" and "by". */
+/** "Last changed" and "by" per scene: the newest audit entry of each, from one page of the log (newest first). */
 async function loadLastChanged() {
   const live = session();
-  const missing = sceneNames().filter(n => !state.thresholds.scenes[n].updated && !state.lastChanged.has(n));
-  if (missing.length === 0) return;
-  const answers = await Promise.allSettled(missing.map(scene => api.audit({ count: 1, scene })));
-  if (!live()) return;
-  answers.forEach((a, i) => {
-    if (a.status === 'fulfilled' && a.value.entries?.length) state.lastChanged.set(missing[i], a.value.entries[0]);
-  });
-  renderScenes();
+  try {
+    const res = await api.audit({ count: LAST_CHANGED_SCAN });
+    if (!live()) return;
+    const latest = new Map();
+    for (const e of res.entries ?? []) if (e.scene && !latest.has(e.scene)) latest.set(e.scene, e);
+    state.lastChanged = latest;
+    renderScenes();
+  } catch (e) {
+    if (!handledElsewhere(e)) say(`Could not read the audit log for "last changed": ${e.message}`, 'error');
+  }
 }
 
 function startEdit(name) {
@@ -359,6 +365,7 @@ function startEdit(name) {
   $('edit-threshold').value = num(s.threshold, 6);
   $('edit-mode').value = s.mode;
   $('edit-guard-weight').value = typeof s.guard_weight === 'number' ? num(s.guard_weight, 6) : '';
+  $('edit-predicted-weight').value = typeof s.predicted_weight === 'number' ? num(s.predicted_weight, 6) : '';
   $('scene-edit').hidden = false;
   $('edit-threshold').focus();
 }
@@ -376,14 +383,17 @@ function cancelEdit() {
 function readSceneForm(prefix) {
   const threshold = parseThreshold($(`${prefix}-threshold`).value);
   const guard = parseGuardWeight($(`${prefix}-guard-weight`).value);
+  const predicted = parsePredictedWeight($(`${prefix}-predicted-weight`).value);
   const mode = $(`${prefix}-mode`).value;
   if (threshold.error) setFieldError(`${prefix}-threshold`, threshold.error);
   if (guard.error) setFieldError(`${prefix}-guard-weight`, guard.error);
+  if (predicted.error) setFieldError(`${prefix}-predicted-weight`, predicted.error);
   const modeError = validateMode(mode);
   if (modeError) setFieldError(`${prefix}-mode`, modeError);
-  if (threshold.error || guard.error || modeError) return null;
+  if (threshold.error || guard.error || predicted.error || modeError) return null;
   const body = { threshold: threshold.value, mode };
   if (guard.value !== undefined) body.guard_weight = guard.value;
+  if (predicted.value !== undefined) body.predicted_weight = predicted.value;
   return body;
 }
 
@@ -409,7 +419,10 @@ async function saveScene({ scene, body, prefix, formId, saveId, created }) {
     return true;
   } catch (e) {
     if (handledElsewhere(e)) return false;
-    showServerError(e, { scene: `${prefix}-scene-name`, threshold: `${prefix}-threshold`, mode: `${prefix}-mode`, guard_weight: `${prefix}-guard-weight` }, `${prefix}-form-error`);
+    showServerError(e, {
+      scene: `${prefix}-scene-name`, threshold: `${prefix}-threshold`, mode: `${prefix}-mode`,
+      guard_weight: `${prefix}-guard-weight`, predicted_weight: `${prefix}-predicted-weight`,
+    }, `${prefix}-form-error`);
     focusFirstInvalid($(formId));
     say(`Not saved: ${e.message}`, 'error');
     return false;
@@ -466,6 +479,7 @@ function updateCurrentHint() {
 function sceneChosen() {
   const s = state.thresholds?.scenes?.[$('tune-scene').value];
   $('tune-guard-weight').value = s && typeof s.guard_weight === 'number' ? num(s.guard_weight, 6) : '';
+  $('tune-predicted-weight').value = s && typeof s.predicted_weight === 'number' ? num(s.predicted_weight, 6) : '';
   updateCurrentHint();
 }
 
@@ -503,7 +517,7 @@ async function loadSampleFiles() {
     const keep = select.value;
     const files = res.files ?? [];
     replace(select, files.length === 0
-      ? [h('option', { value: '' }, 'No sample files on the server')]
+      ? [h('option', { value: '' }, res.configured === false ? 'No sample directory is configured (Admin:SamplesDirectory)' : 'No sample files on the server')]
       : files.map(f => h('option', { value: f.name },
         `${f.name} (${count(f.bytes)} bytes${f.modified ? `, ${new Date(f.modified).toLocaleString()}` : ''})`)));
     if (files.some(f => f.name === keep)) select.value = keep;
@@ -565,12 +579,15 @@ async function computeCurve(event) {
   const objectiveName = currentObjective();
   const objective = parseObjectiveValue(objectiveName, $('tune-objective-value').value);
   const guard = parseGuardWeight($('tune-guard-weight').value);
+  const predicted = parsePredictedWeight($('tune-predicted-weight').value);
   if (!scene) setFieldError('tune-scene', 'Choose a scene.');
   if (objective.error) setFieldError('tune-objective-value', objective.error);
   if (guard.error) setFieldError('tune-guard-weight', guard.error);
+  if (predicted.error) setFieldError('tune-predicted-weight', predicted.error);
 
   const body = { objective: { [objectiveName]: objective.value }, apply: false };
   if (guard.value !== undefined) body.guard_weight = guard.value;
+  if (predicted.value !== undefined) body.predicted_weight = predicted.value;
   if (currentSource() === 'upload') {
     const p = state.parsed;
     if (!p) setFieldError('tune-file', 'Choose a sample file.');
@@ -595,6 +612,7 @@ async function computeCurve(event) {
     state.tune = {
       scene, res, current,
       guardWeight: typeof res.guard_weight === 'number' ? res.guard_weight : guard.value,
+      predictedWeight: typeof res.predicted_weight === 'number' ? res.predicted_weight : predicted.value,
       objective: { name: objectiveName, value: objective.value },
       selected: -1, currentIndex: -1, recommendedIndex: -1, chart: null,
     };
@@ -605,7 +623,7 @@ async function computeCurve(event) {
     if (handledElsewhere(e)) return;
     showServerError(e, {
       scene: 'tune-scene', objective: 'tune-objective-value', guard_weight: 'tune-guard-weight',
-      samples: 'tune-file', sample_file: 'tune-server-file',
+      predicted_weight: 'tune-predicted-weight', samples: 'tune-file', sample_file: 'tune-server-file',
     }, 'tune-error');
     say(`Tuning failed: ${e.message}`, 'error');
   } finally {
@@ -700,6 +718,8 @@ function renderDetails() {
   set('detail-skipped-store-unavailable', r ? count(r.skipped?.store_unavailable ?? 0) : '—');
   set('detail-generation', r?.generation ?? '—');
   set('detail-guard-weight', t && typeof t.guardWeight === 'number' ? num(t.guardWeight) : '—');
+  set('detail-predicted-weight', t && typeof t.predictedWeight === 'number' ? num(t.predictedWeight) : '—');
+  set('detail-sample-file', r?.sample_file ?? (r ? 'uploaded' : '—'));
   $('tune-apply').disabled = !p;
 }
 
@@ -714,6 +734,9 @@ async function applySelected() {
   if (typeof t.guardWeight === 'number' && typeof sceneNow?.guard_weight === 'number' && sceneNow.guard_weight !== t.guardWeight) {
     details.push(`Guard weight ${num(sceneNow.guard_weight)} → ${num(t.guardWeight)}.`);
   }
+  if (typeof t.predictedWeight === 'number' && typeof sceneNow?.predicted_weight === 'number' && sceneNow.predicted_weight !== t.predictedWeight) {
+    details.push(`Predicted weight ${num(sceneNow.predicted_weight)} → ${num(t.predictedWeight)}.`);
+  }
   if (sceneNow?.mode && sceneNow.mode !== 'enforce') details.push(`The scene stays in ${sceneNow.mode} mode.`);
   const ok = await confirmDialog({
     title: 'Apply threshold?',
@@ -724,6 +747,7 @@ async function applySelected() {
   if (!ok) { say('Threshold not applied.'); return; }
   const body = { threshold: p.threshold };
   if (typeof t.guardWeight === 'number') body.guard_weight = t.guardWeight;
+  if (typeof t.predictedWeight === 'number') body.predicted_weight = t.predictedWeight;
   const live = session();
   $('tune-apply').disabled = true;
   $('tune-error').textContent = '';
@@ -766,7 +790,9 @@ function renderGenerations(res) {
   const active = res.active ?? null;
   const rows = (res.generations ?? []).map(g => {
     const isActive = g.id === active;
+    // A replaced generation is a rollback target until its grace period ends; a complete one was never published.
     const canRollBack = !isActive && (g.status === 'published' || g.status === 'retired');
+    const canPublish = !isActive && g.status === 'complete';
     const hash = g.codebook_hash ?? '';
     return h('tr', { dataset: { generation: g.id, status: g.status }, 'data-testid': 'generation-row', 'aria-current': isActive ? 'true' : null, class: isActive ? 'row-active' : null },
       h('th', { scope: 'row', class: 'mono' }, g.id,
@@ -779,7 +805,9 @@ function renderGenerations(res) {
       h('td', {}, timeEl(g.expires_at)),
       h('td', { class: 'row-actions' }, canRollBack
         ? h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'data-testid': 'generation-rollback', 'aria-label': `Roll back to generation ${g.id}`, onclick: () => rollBack(g.id, active) }, 'Roll back to this')
-        : null));
+        : canPublish
+          ? h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'data-testid': 'generation-publish', 'aria-label': `Publish generation ${g.id}`, onclick: () => rollBack(g.id, active) }, 'Publish')
+          : null));
   });
   if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No generations.')));
   replace($('generations-body'), rows);
@@ -827,17 +855,18 @@ function change(previous, current, format) {
   return `${format(previous)} → ${now}`;
 }
 
+/** One audit entry (GET /admin/v1/audit): old_* → new_* for each setting; old_* is null for a scene's first change. */
 function auditRow(e) {
-  const prev = e.previous ?? {};
   const fmtMode = m => m ?? '—';
   return h('tr', { 'data-testid': 'audit-row', dataset: { scene: e.scene ?? '', action: e.action ?? '' } },
-    h('td', {}, timeEl(e.at)),
-    h('td', { class: 'mono' }, e.scene || '—'),
-    h('td', {}, h('span', { class: `badge badge-action-${e.action}` }, e.action ?? '—'), e.generation ? ` ${e.generation}` : ''),
+    h('td', {}, timeEl(e.time)),
+    h('td', { class: 'mono', 'data-testid': 'audit-row-scene' }, e.scene || '—'),
+    h('td', {}, h('span', { class: `badge badge-action-${e.action}` }, e.action ?? '—')),
     h('td', { class: 'actor' }, e.actor ?? '—'),
-    h('td', { class: 'num' }, change(prev.threshold, e.threshold, num)),
-    h('td', {}, change(prev.mode, e.mode, fmtMode)),
-    h('td', { class: 'num' }, change(prev.guard_weight, e.guard_weight, num)));
+    h('td', { class: 'num', 'data-testid': 'audit-threshold' }, change(e.old_threshold, e.new_threshold, num)),
+    h('td', { 'data-testid': 'audit-mode' }, change(e.old_mode, e.new_mode, fmtMode)),
+    h('td', { class: 'num' }, change(e.old_guard_weight, e.new_guard_weight, num)),
+    h('td', { class: 'num' }, change(e.old_predicted_weight, e.new_predicted_weight, num)));
 }
 
 async function loadAudit(older) {
@@ -921,6 +950,7 @@ function renderHealth(res) {
   $('health-rps').textContent = fixed1(res.requests_per_s);
   $('health-p99').textContent = fixed1(res.p99_ms);
   $('health-window').textContent = typeof res.window_s === 'number' ? `${res.window_s} s` : '—';
+  $('health-calls').textContent = count(res.calls);
   $('health-generation').textContent = res.generation ?? 'none';
   const breaker = res.breaker ?? 'unknown';
   badge($('health-breaker'), breaker.replace('_', ' '), { closed: 'ok', half_open: 'warn', open: 'bad' }[breaker] ?? 'neutral');
@@ -941,7 +971,7 @@ function renderHealth(res) {
 }
 
 function clearHealth() {
-  for (const id of ['health-rps', 'health-p99', 'health-window', 'health-generation', 'health-updated']) $(id).textContent = '—';
+  for (const id of ['health-rps', 'health-p99', 'health-window', 'health-calls', 'health-generation', 'health-updated']) $(id).textContent = '—';
   badge($('health-breaker'), '—', 'neutral');
   badge($('health-store'), '—', 'neutral');
   replace($('health-reject-body'));

@@ -1,5 +1,5 @@
 // Labelled tuning samples from an uploaded file: JSONL or CSV, parsed in the browser.
-// Pure functions (no DOM), so they run under `node --test` as well as in the page.
+// Pure functions (no DOM). The server parses its own sample files with the same rules (SampleFiles.cs).
 //
 // A sample is {user_id, item_id, sid?, disliked}, the shape POST /admin/v1/thresholds/{scene}/tune takes.
 // Parse errors carry 1-based line numbers; a file with any error must not be sent.

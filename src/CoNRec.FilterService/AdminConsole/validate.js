@@ -1,5 +1,5 @@
 // Client-side checks that mirror the admin API's rules. The server stays authoritative: its error message
-// is shown as well. Pure functions (no DOM), tested with `node --test`.
+// is shown as well. Pure functions (no DOM); the browser tests exercise them through the page.
 
 export const SCENE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export const MODES = ['enforce', 'shadow', 'off'];
@@ -23,6 +23,7 @@ function number(field, raw, min, max, optional) {
 
 export const parseThreshold = raw => number('threshold', raw, -1, 1, false);
 export const parseGuardWeight = raw => number('guard_weight', raw, 0, 2, true);
+export const parsePredictedWeight = raw => number('predicted_weight', raw, 0, 1, true);
 export const parseObjectiveValue = (name, raw) => number(name, raw, 0, 1, false);
 
 export function validateMode(mode) {
@@ -37,7 +38,7 @@ export function fieldOfServerError(message) {
   const m = /^'([a-z_.]+)/.exec(message || '');
   if (!m) return null;
   const name = m[1].split('.')[0];
-  return ['scene', 'threshold', 'mode', 'guard_weight', 'objective', 'samples', 'sample_file'].includes(name) ? name : null;
+  return ['scene', 'threshold', 'mode', 'guard_weight', 'predicted_weight', 'objective', 'samples', 'sample_file'].includes(name) ? name : null;
 }
 
 /** True when a change to `next` mode must be confirmed: turning enforcement on from anything else. */

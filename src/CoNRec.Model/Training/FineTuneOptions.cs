@@ -62,6 +62,15 @@ public sealed record FineTuneOptions
 
     public Lora.LoraSettings Lora { get; init; } = new();
 
+    /// <summary>
+    /// A model directory written by an earlier run with the same codebook and shape, whose weights replace the random
+    /// initialisation (the ablation starts its GRPO rows from one SFT model instead of repeating SFT).
+    /// </summary>
+    public string? InitialModel { get; init; }
+
+    /// <summary>No SFT epochs: with <see cref="InitialModel"/>, go straight to GRPO.</summary>
+    public bool SkipSft { get; init; }
+
     /// <summary>Progressive GRPO after SFT (null: SFT only).</summary>
     public GrpoOptions? Grpo { get; init; }
 
@@ -109,6 +118,8 @@ public sealed record FineTuneOptions
             Lora.Validate();
         }
         Grpo?.Validate();
+        if (SkipSft && InitialModel is null) throw new ArgumentException($"{nameof(SkipSft)} needs {nameof(InitialModel)}: a model to start GRPO from");
+        if (InitialModel is not null && BaseModel is not null) throw new ArgumentException($"{nameof(InitialModel)} and {nameof(BaseModel)} exclude each other");
     }
 
     private static void Range(int value, string name, int min, int max)

@@ -112,7 +112,9 @@ public static class FineTuner
         var alignTest = questions.Take(heldOut).ToList();
         var alignTrain = questions.Skip(heldOut).ToList();
         int AlignmentPerEpoch(int sftCount) => alignTrain.Count == 0 ? 0 : (int)Math.Round(options.AlignmentWeight * sftCount);
-        int totalSteps = stages.Sum(s => s.Stage.Epochs * (int)Math.Ceiling((s.Train.Count + AlignmentPerEpoch(s.Train.Count)) / (double)options.BatchSize));
+        int totalSteps = options.SkipSft ? 0 : stages.Sum(s => s.Stage.Epochs * (int)Math.Ceiling((s.Train.Count + AlignmentPerEpoch(s.Train.Count)) / (double)options.BatchSize));
+        // Progress spans both phases, so one bar covers the run; GRPO's steps are upper bounds (validation stops earlier).
+        int grpoMaxSteps = options.Grpo is { } gOpt && grpoTrain is { Count: > 0 } ? gOpt.Stages.Sum(st => st.MaxSteps) : 0;
 
         // Weights come from a private Generator (Initialize), so other code drawing from the global generator in the
         // same process cannot change them; the global seed only covers ops that sample implicitly.
@@ -147,7 +149,7 @@ public static class FineTuner
                 List<Tensor>? bestState = null;
                 var epochVal = new List<double>();
                 int sinceBest = 0, epoch = 0;
-                for (; epoch < s.Stage.Epochs; epoch++)
+                for (; epoch < (options.SkipSft ? 0 : s.Stage.Epochs); epoch++)
                 {
                     var epochSeqs = new List<TrainingSequence>(s.Train);
                     var order = Permutation(alignTrain.Count, rng);
@@ -185,7 +187,7 @@ public static class FineTuner
                         stepLosses.Add(loss);
                         epochSum += loss;
                         epochSteps++;
-                        progress?.Report(new TrainProgress(si, s.Stage.Context, epoch, step, totalSteps, loss, lr, clock.Elapsed));
+                        progress?.Report(new TrainProgress(si, s.Stage.Context, epoch, step, totalSteps + grpoMaxSteps, loss, lr, clock.Elapsed));
                     }
                     epochLosses.Add(epochSum / epochSteps);
                     if (s.Validation.Count == 0) continue;
@@ -222,7 +224,9 @@ public static class FineTuner
                 var context = new GrpoContext(model, reference, setup.Trainable, setup.AfterBackward, trie, codebook, catalog,
                     stage => new PromptBuilder(StageTemplate(new FineTuneStage(stage.Context, 1, stage.RecentDays), options), sids, tokenizer, catalog, codebook.Layout),
                     padId);
-                var (gs, steps) = GrpoTrainer.Train(context, grpoTrain, grpoValidation ?? [], grpoOptions, progress);
+                int sftSteps = step;
+                var grpoProgress = progress is null ? null : new Progress(p => progress.Report(p with { Step = sftSteps + p.Step, TotalSteps = totalSteps + grpoMaxSteps }));
+                var (gs, steps) = GrpoTrainer.Train(context, grpoTrain, grpoValidation ?? [], grpoOptions, grpoProgress);
                 grpoStages = gs;
                 grpoSteps = steps;
                 model.eval();
@@ -263,6 +267,12 @@ public static class FineTuner
         }
     }
 
+    /// <summary>Reports on the caller's thread (System.Progress would post to the thread pool and reorder).</summary>
+    private sealed class Progress(Action<TrainProgress> report) : IProgress<TrainProgress>
+    {
+        public void Report(TrainProgress value) => report(value);
+    }
+
     /// <summary>The model being trained, what the optimiser updates, and (from a base) the LoRA adapters and SID token rows.</summary>
     private sealed record Setup(Qwen3ForCausalLM Model, IReadOnlyList<Parameter> Trainable, Action? AfterBackward,
         IReadOnlyList<(string Path, LoraLinear Adapter)>? Lora, IReadOnlyList<int> TokenIds, Parameter? TokenRows);
@@ -280,6 +290,16 @@ public static class FineTuner
         };
         var model = new Qwen3ForCausalLM(config);
         Initialize(model, options.Seed);
+        if (options.InitialModel is { } initial)
+        {
+            using var from = Qwen3Checkpoint.Load(initial, torch.CPU, ScalarType.Float32);
+            if (from.Config.VocabSize != config.VocabSize || from.Config.HiddenSize != config.HiddenSize || from.Config.NumHiddenLayers != config.NumHiddenLayers)
+                throw new ArgumentException($"initial model '{initial}' has vocab {from.Config.VocabSize}, hidden {from.Config.HiddenSize}, {from.Config.NumHiddenLayers} layers; this run needs {config.VocabSize}, {config.HiddenSize}, {config.NumHiddenLayers}");
+            using var _ = torch.no_grad();
+            var source = from.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            foreach (var (name, param) in model.named_parameters()) param.copy_(source[name]);
+        }
+        foreach (var p in model.parameters()) p.requires_grad = true;
         return new Setup(model, [.. model.parameters()], null, null, [], null);
     }
 

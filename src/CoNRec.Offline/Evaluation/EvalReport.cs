@@ -165,7 +165,7 @@ public sealed class EvalReport
         _ => m.ToString(),
     };
 
-    private static void Align(StringBuilder sb, List<string[]> rows)
+    internal static void Align(StringBuilder sb, List<string[]> rows)
     {
         var widths = Enumerable.Range(0, rows[0].Length).Select(col => rows.Max(r => r[col].Length)).ToArray();
         foreach (var row in rows)
@@ -176,7 +176,7 @@ public sealed class EvalReport
         }
     }
 
-    private static string WithInterval(double? value, Interval i, bool signed = false)
+    internal static string WithInterval(double? value, Interval i, bool signed = false)
     {
         string format = signed ? "+0.000;-0.000;0.000" : "0.000";
         string v = F(value, format);

@@ -40,7 +40,9 @@ public sealed class FilterEvaluation(Evaluator evaluator, TemporalSplit split, I
     public sealed record Outcome(EvalReport Report, ServedConfiguration Served);
 
     /// <param name="model">The model's predicted SIDs per case (validation and test cases), or null to evaluate without a model.</param>
-    public Outcome Run(string title, Func<EvalCase, IReadOnlyList<ulong>>? model, ProfileGrid grid, int resamples = 1000, int seed = 7, int k = 20)
+    /// <param name="includeBaselines">false for repeated runs on the same split (the ablation): the baselines do not change.</param>
+    public Outcome Run(string title, Func<EvalCase, IReadOnlyList<ulong>>? model, ProfileGrid grid, int resamples = 1000, int seed = 7, int k = 20,
+        bool includeBaselines = true)
     {
         var baselines = new Baselines(dataset, split, catalog, k);
         EvalMethod Profile(string name, bool withModel, int n, float guard, float predicted) => new(name, MethodKind.Profile)
@@ -71,7 +73,7 @@ public sealed class FilterEvaluation(Evaluator evaluator, TemporalSplit split, I
             grids.Add([.. Sweep(UnionName, true, true, false)]);
             grids.Add([.. Sweep(ServedName, true, true, true)]);
         }
-        foreach (var b in baselines.Methods()) grids.Add([b]);
+        if (includeBaselines) foreach (var b in baselines.Methods()) grids.Add([b]);
 
         var bootstrap = new Bootstrap(split.Cases, resamples, seed, EvalReport.HeadlineLikedRate);
         var budgetGrid = Enumerable.Range(0, 51).Select(i => i / 50.0).ToArray();
@@ -109,7 +111,7 @@ public sealed class FilterEvaluation(Evaluator evaluator, TemporalSplit split, I
         // Paired differences on the same users: the served profile against every baseline and rule, and against itself
         // without the model (what the model adds); the model's own FHR against the set baselines.
         var servedRow = report.Row(report.Served);
-        var baselineNames = baselines.Methods().Select(m => m.Name).ToList();
+        var baselineNames = includeBaselines ? baselines.Methods().Select(m => m.Name).ToList() : [];
         foreach (var b in baselineNames.Append(model is not null ? NegativesGuardName : NegativesName))
             report.Differences.Add(new PairedDifference(servedRow.Method, b, Metric.DislikedAtLikedBudget,
                 bootstrap.Difference(servedRow.Result!, report.Row(b).Result!, Metric.DislikedAtLikedBudget)));

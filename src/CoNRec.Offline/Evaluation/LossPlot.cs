@@ -8,7 +8,9 @@ public static class LossPlot
     public const string File = "training_loss.png";
 
     /// <param name="stages">(stage name, per-step training loss, validation loss at the stage's end) in schedule order.</param>
-    public static string Write(IReadOnlyList<(string Name, IReadOnlyList<double> StepLosses, double? ValidationLoss)> stages, string dir, int width = 900, int height = 500)
+    /// <param name="grpo">optional GRPO steps after SFT: (stage name, mean rollout reward per step), drawn on the right axis.</param>
+    public static string Write(IReadOnlyList<(string Name, IReadOnlyList<double> StepLosses, double? ValidationLoss)> stages, string dir, int width = 900, int height = 500,
+        IReadOnlyList<(string Name, IReadOnlyList<double> Rewards)>? grpo = null)
     {
         ArgumentNullException.ThrowIfNull(stages);
         Directory.CreateDirectory(dir);
@@ -30,7 +32,23 @@ public static class LossPlot
                 m.LegendText = $"{name} validation";
             }
         }
-        plt.Title("fine-tuning: answer-token cross-entropy per step");
+        if (grpo is { Count: > 0 })
+        {
+            // GRPO continues the step axis; its reward (higher is better) gets the right axis.
+            var right = plt.Axes.Right;
+            foreach (var (name, rewards) in grpo)
+            {
+                if (rewards.Count == 0) continue;
+                var xs = Enumerable.Range(offset, rewards.Count).Select(i => (double)i).ToArray();
+                var line = plt.Add.Scatter(xs, rewards.ToArray(), palette.GetColor(n++));
+                line.Axes.YAxis = right;
+                line.LegendText = $"GRPO {name}: mean reward";
+                line.MarkerSize = 0;
+                offset += rewards.Count;
+            }
+            right.Label.Text = "GRPO reward (Eq. 6)";
+        }
+        plt.Title(grpo is { Count: > 0 } ? "SFT cross-entropy, then GRPO reward, per step" : "fine-tuning: answer-token cross-entropy per step");
         plt.XLabel("optimizer step");
         plt.YLabel("loss");
         plt.ShowLegend(Alignment.UpperRight);

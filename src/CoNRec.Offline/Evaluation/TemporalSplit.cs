@@ -57,6 +57,19 @@ public sealed class TemporalSplit
         _servingAt = servingAt;
     }
 
+    /// <summary>
+    /// Every interaction is training data and there is nothing to test: what <c>train</c> uses for a production
+    /// model, which must learn from everything up to the nightly snapshot.
+    /// </summary>
+    public static TemporalSplit TrainOnly(InteractionDataset dataset)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        if (dataset.Interactions.Count == 0) throw new ArgumentException($"dataset '{dataset.Name}' has no interactions to train on", nameof(dataset));
+        var last = dataset.Interactions.Max(x => x.Timestamp);
+        var byUser = dataset.Interactions.GroupBy(x => x.UserId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        return new TemporalSplit(new SplitOptions(), last, last, dataset.Interactions, [], [], [], byUser, new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+    }
+
     public static TemporalSplit Create(InteractionDataset dataset, SplitOptions options)
     {
         ArgumentNullException.ThrowIfNull(dataset);
