@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone. Installs redis-server when missing (integration tests start their own,
-# on free loopback ports), then runs every test project in Release and prints one summary line.
+# on free loopback ports) and chromium (the console's browser tests), then runs every test project in Release and
+# prints one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
   # The package starts a system instance on :6379; the tests do not use it.
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "chromium not found: installing it with apt-get (the operator console's browser tests drive it headless)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
 log=$(mktemp)

@@ -88,7 +88,7 @@ public static partial class AdminEndpoints
     {
         var query = request.Query;
         int count = 100;
-        if (query.TryGetValue("count", out var countText) && (!int.TryParse(countText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count is < 1 or > MaxAuditPage))
+        if (query.TryGetValue("count", out var countText) && countText.ToString().Length > 0 && (!int.TryParse(countText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out count) || count is < 1 or > MaxAuditPage))
             return Problem(400, $"'count' = '{Excerpt(countText.ToString())}' must be an integer in [1, {MaxAuditPage}]");
         string? scene = query.TryGetValue("scene", out var sceneText) && sceneText.ToString().Length > 0 ? sceneText.ToString() : null;
         if (scene is not null && SceneStore.ValidateName(scene) is { } sceneError) return Problem(400, sceneError);

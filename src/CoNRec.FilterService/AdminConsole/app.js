@@ -311,6 +311,19 @@ function wireTabs() {
 
 // ---------------------------------------------------------------- Scenes
 
+/**
+ * An audit actor ("address user-agent") made short: the address and the client's product name; the whole string is
+ * the element's title.
+ */
+function actorEl(actor) {
+  if (!actor) return document.createTextNode('—');
+  const space = actor.indexOf(' ');
+  if (space < 0) return document.createTextNode(actor);
+  const agent = actor.slice(space + 1);
+  const product = /\b(HeadlessChrome|Edg|OPR|Firefox|Chrome|Safari|curl|python-requests|Go-http-client)\/[\w.]+/.exec(agent)?.[0] ?? agent.slice(0, 24);
+  return h('span', { title: actor }, actor.slice(0, space), h('span', { class: 'muted' }, ` · ${product}`));
+}
+
 function modeBadge(mode) {
   return h('span', { class: `badge badge-mode-${mode ?? 'unknown'}` }, mode ?? '—');
 }
@@ -331,7 +344,7 @@ function renderScenes() {
       h('td', { class: 'num', 'data-testid': 'scene-guard-weight' }, num(s.guard_weight)),
       h('td', { class: 'num', 'data-testid': 'scene-predicted-weight' }, num(s.predicted_weight)),
       h('td', { 'data-testid': 'scene-updated' }, timeEl(changed), audit ? h('span', { class: 'muted' }, ` (${audit.action})`) : null),
-      h('td', { 'data-testid': 'scene-updated-by', class: 'actor' }, by ?? '—'),
+      h('td', { 'data-testid': 'scene-updated-by', class: 'actor' }, actorEl(by)),
       h('td', { class: 'row-actions' },
         h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'data-testid': 'scene-edit', 'aria-label': `Edit scene ${name}`, onclick: () => startEdit(name) }, 'Edit'),
         h('button', { type: 'button', class: 'btn btn-small btn-secondary', 'data-testid': 'scene-tune', 'aria-label': `Tune scene ${name}`, onclick: () => tuneScene(name) }, 'Tune')));
@@ -862,7 +875,7 @@ function auditRow(e) {
     h('td', {}, timeEl(e.time)),
     h('td', { class: 'mono', 'data-testid': 'audit-row-scene' }, e.scene || '—'),
     h('td', {}, h('span', { class: `badge badge-action-${e.action}` }, e.action ?? '—')),
-    h('td', { class: 'actor' }, e.actor ?? '—'),
+    h('td', { class: 'actor' }, actorEl(e.actor)),
     h('td', { class: 'num', 'data-testid': 'audit-threshold' }, change(e.old_threshold, e.new_threshold, num)),
     h('td', { 'data-testid': 'audit-mode' }, change(e.old_mode, e.new_mode, fmtMode)),
     h('td', { class: 'num' }, change(e.old_guard_weight, e.new_guard_weight, num)),
@@ -946,9 +959,12 @@ function badge(el, text, tone) {
   el.className = `badge badge-${tone}`;
 }
 
+/** Milliseconds: two decimals below 10 ms, where one would round a fast p99 to nothing. */
+const ms = v => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(v < 10 ? 2 : 1) : '—');
+
 function renderHealth(res) {
   $('health-rps').textContent = fixed1(res.requests_per_s);
-  $('health-p99').textContent = fixed1(res.p99_ms);
+  $('health-p99').textContent = ms(res.p99_ms);
   $('health-window').textContent = typeof res.window_s === 'number' ? `${res.window_s} s` : '—';
   $('health-calls').textContent = count(res.calls);
   $('health-generation').textContent = res.generation ?? 'none';
@@ -967,7 +983,7 @@ function renderHealth(res) {
     : h('tr', {}, h('td', { colspan: 2, class: 'muted' }, 'None.')));
 
   drawSparkline($('health-spark-rps'), state.health.rps, { label: 'Requests per second', format: fixed1 });
-  drawSparkline($('health-spark-p99'), state.health.p99, { label: 'p99 latency in ms', format: v => `${fixed1(v)} ms` });
+  drawSparkline($('health-spark-p99'), state.health.p99, { label: 'p99 latency in ms', format: v => `${ms(v)} ms` });
 }
 
 function clearHealth() {
