@@ -10,8 +10,10 @@ using StackExchange.Redis;
 namespace CoNRec.FilterService;
 
 /// <summary>
-/// Admin HTTP API on its own port: read and change per-scene thresholds and modes, and tune a threshold from
-/// labelled samples. Changes go to Redis (persisted, audited, announced), never just to this replica's memory.
+/// Admin HTTP API on its own port: read and change per-scene thresholds and modes, tune a threshold from labelled
+/// samples (sent inline, or a file of the configured sample directory), page the audit log, list and publish (roll back)
+/// generations, and this replica's recent traffic for the console's health view. Changes go to Redis (persisted,
+/// audited, announced), never just to this replica's memory.
 /// </summary>
 public static partial class AdminEndpoints
 {

@@ -308,14 +308,15 @@ public sealed class ConsoleHttpTests(ConsoleFixture f) : IClassFixture<ConsoleFi
         {
             for (int i = 0; i < 5; i++) await f.Host.Client.FilterCandidatesAsync(request);
             health = await f.Host.Admin.GetFromJsonAsync<JsonObject>("/admin/v1/health");
-            if (health!["reject_ratio_by_scene"]!.AsObject().ContainsKey("health-http")) break;
+            if (health!["reject_ratio_by_scene"]!["health-http"] is { } ratio && ratio.GetValue<double>() > 0) break;
             await Task.Delay(200);
         }
         Assert.Equal(10, health!["window_s"]!.GetValue<int>());
         Assert.True(health["requests_per_s"]!.GetValue<double>() > 0);
         Assert.True(health["p99_ms"]!.GetValue<double>() > 0);
-        // One candidate of two is the user's own predicted SID (score 1): would reject; the other fails open.
-        Assert.Equal(0.5, health["reject_ratio_by_scene"]!["health-http"]!.GetValue<double>());
+        // One candidate of two is the user's own predicted SID (score 1): would reject; the other fails open (unknown item).
+        // A call whose profile read missed its budget on a busy machine fails open and rejects neither.
+        Assert.InRange(health["reject_ratio_by_scene"]!["health-http"]!.GetValue<double>(), 0.01, 0.5);
         Assert.True(health["fail_open_by_reason"]!["unknown_item"]!.GetValue<double>() > 0);
         Assert.Equal("closed", health["breaker"]!.GetValue<string>());
         Assert.True(health["store_reachable"]!.GetValue<bool>());
