@@ -160,6 +160,7 @@ public sealed class LoraGrpoTests(ITestOutputHelper output) : IDisposable
             Grpo = new GrpoOptions
             {
                 GroupSize = 8, PromptsPerStep = 4, LearningRate = 1e-2, Gamma = 0, EvalEvery = 10, Patience = 100, ValidationTopK = 5,
+                Validation = GrpoValidation.Reward,
                 Stages = [new GrpoStage(PromptContext.AllNegatives, Beta: 0.0, MaxSteps: 40)],
             },
         };

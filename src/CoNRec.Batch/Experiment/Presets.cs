@@ -70,6 +70,10 @@ public sealed class Presets
     public Option<double> GrpoLr { get; } = Opt.Double("--grpo-lr", "GRPO learning rate", new GrpoOptions().LearningRate, 1e-8, 1);
     public Option<double> GrpoTemperature { get; } = Opt.Double("--grpo-temperature", "sampling temperature of the rollouts", new GrpoOptions().Temperature, 0.01, 100);
     public Option<int> GrpoEvalEvery { get; } = Opt.Int("--grpo-eval-every", "GRPO steps between validation-reward checks", new GrpoOptions().EvalEvery, 1, 100_000);
+    public Option<double> GrpoBeta { get; } = Opt.Double("--grpo-beta", "KL weight of the first GRPO stage; the next stages use 2x and 4x (the context grows)", new GrpoOptions().Stages[0].Beta, 0, 10);
+    public Option<string> GrpoValidation { get; } = Opt.Choice("--grpo-validation", "what GRPO's early stopping watches on validation prompts: FHR-style hits of the top-k, or the mean reward", "hits", "hits", "reward");
+    public Option<string?> InitModel { get; } = Opt.String("--init-model", "start from this trained model directory (same codebook and shape) instead of random weights", helpName: "MODEL_DIR");
+    public Option<bool> SkipSft { get; } = Opt.Flag("--skip-sft", "no SFT epochs (with --init-model: straight to GRPO)");
     public Option<bool> Ablation { get; } = Opt.Flag("--ablation", "the paper's Table 2 on this data: SFT, + alignment, + GRPO (next-negative reward), + 7-day Swing reward, + future-positive penalty, and SASRec; writes ablation.txt/json");
     public Option<string?> Out { get; }
 
@@ -86,7 +90,7 @@ public sealed class Presets
 
     /// <summary>The training options shared by <c>train</c>, <c>eval</c> and the demo.</summary>
     public Option[] TrainingOptions => [Patience, TrainStages, Base, LoraRank, LoraAlpha, LoraDropout, RsLora, LoraTargets,
-        GrpoSteps, GrpoGroup, GrpoPrompts, GrpoGamma, GrpoLr, GrpoTemperature, GrpoEvalEvery];
+        GrpoSteps, GrpoGroup, GrpoPrompts, GrpoGamma, GrpoLr, GrpoTemperature, GrpoEvalEvery, GrpoBeta, GrpoValidation, InitModel, SkipSft];
 
     private CoNRec.Model.Lora.LoraSettings ReadLora(ParseResult r)
     {
@@ -108,7 +112,8 @@ public sealed class Presets
         {
             GroupSize = r.GetValue(GrpoGroup), PromptsPerStep = r.GetValue(GrpoPrompts), Gamma = r.GetValue(GrpoGamma), LearningRate = r.GetValue(GrpoLr),
             Temperature = r.GetValue(GrpoTemperature), EvalEvery = Math.Min(r.GetValue(GrpoEvalEvery), steps), Seed = seed + 4,
-            Stages = [.. d.Stages.Select(s => s with { MaxSteps = steps })],
+            Validation = r.GetValue(GrpoValidation) == "reward" ? CoNRec.Model.Training.GrpoValidation.Reward : CoNRec.Model.Training.GrpoValidation.Hits,
+            Stages = [.. d.Stages.Select((s, i) => s with { MaxSteps = steps, Beta = r.GetValue(GrpoBeta) * (1 << i) })],
         };
     }
 
@@ -177,7 +182,7 @@ public sealed class Presets
             FineTune = new FineTuneOptions() with
             {
                 Seed = seed, HiddenSize = hidden, IntermediateSize = 2 * hidden, Layers = r.GetValue(Layers), LearningRate = r.GetValue(Lr),
-                Patience = r.GetValue(Patience), BaseModel = r.GetValue(Base), Lora = ReadLora(r),
+                Patience = r.GetValue(Patience), BaseModel = r.GetValue(Base), Lora = ReadLora(r), InitialModel = r.GetValue(InitModel), SkipSft = r.GetValue(SkipSft),
                 // The progressive context schedule: 3-day negatives → all negatives → negatives + positives.
                 Stages =
                 [

@@ -74,6 +74,7 @@ public sealed record TrainingData(IReadOnlyList<SftExample> Train, IReadOnlyList
                 }
                 if (targets.Count == 0) continue;
                 string next = targets[0];
+                var unexpanded = targets.ToList();
                 if (o.SwingPerTarget > 0)
                 {
                     var extra = swing.Expand(targets, o.SwingPerTarget).Take(o.MaxSwingTargets).ToList();
@@ -85,7 +86,7 @@ public sealed record TrainingData(IReadOnlyList<SftExample> Train, IReadOnlyList
                 (held ? validation : sft).Add(example);
                 // The future-positive set of Eq. 6: what the user liked in the same horizon (training data only, before the cut-off).
                 var futurePositives = list.Where(x => x.IsPositive && x.Timestamp > at && x.Timestamp <= at + horizon).Select(x => x.ItemId).Distinct().ToList();
-                (held ? grpoValidation : grpoTrain).Add(new GrpoExample(history, at, next, targets, futurePositives));
+                (held ? grpoValidation : grpoTrain).Add(new GrpoExample(history, at, next, targets, futurePositives) { FutureNegatives = unexpanded });
             }
             if (held) continue;
             var positives = list.Where(x => x.IsPositive).Select(x => x.ItemId).Distinct().ToList();

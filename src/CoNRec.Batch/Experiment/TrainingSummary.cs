@@ -16,10 +16,12 @@ public sealed record TrainingSummary(long Parameters, double WallSeconds, double
             s.StepLosses.Count > 0 ? s.StepLosses[0] : double.NaN, s.StepLosses.Count > 0 ? Tail(s.StepLosses) : double.NaN,
             s.ValidationLoss, s.AlignmentAccuracy, s.WallTime.TotalSeconds, s.EpochLosses)).ToList();
         string F(double? x) => x is { } v ? v.ToString("F3", CultureInfo.InvariantCulture) : "n/a";
-        var line = $"{r.ParameterCount / 1e6:F2}M parameters; " + string.Join("; ", stages.Select(s => $"{s.Context}: loss {F(s.FirstLoss)} → {F(s.LastLoss)}, val {F(s.ValidationLoss)}"))
+        string Sft(Stage s) => double.IsNaN(s.FirstLoss) ? $"{s.Context}: no SFT step (started from a trained model), val {F(s.ValidationLoss)}"
+                                                        : $"{s.Context}: loss {F(s.FirstLoss)} → {F(s.LastLoss)}, val {F(s.ValidationLoss)}";
+        var line = $"{r.ParameterCount / 1e6:F2}M parameters; " + string.Join("; ", stages.Select(Sft))
                    + $"; alignment acc {F(r.InitialAlignmentAccuracy)} → {F(r.AlignmentAccuracy)}"
                    + (r.TrainableParameters < r.ParameterCount ? $"; {r.TrainableParameters / 1e6:F3}M trainable (LoRA + SID rows)" : "")
-                   + (r.GrpoStages.Count > 0 ? "; GRPO " + string.Join(", ", r.GrpoStages.Select(g => $"{g.Stage.Context}: {g.Steps} steps, validation reward {F(g.InitialValidationReward)} → {F(g.BestValidationReward)}")) : "");
+                   + (r.GrpoStages.Count > 0 ? "; GRPO " + string.Join(", ", r.GrpoStages.Select(g => $"{g.Stage.Context}: {g.Steps} steps, validation {g.Criterion} {F(g.InitialValidationReward)} → {F(g.BestValidationReward)}")) : "");
         return new TrainingSummary(r.ParameterCount, r.WallTime.TotalSeconds, r.InitialAlignmentAccuracy, r.AlignmentAccuracy, stages, line);
     }
 

@@ -21,7 +21,11 @@ public sealed record GrpoContext(
     Func<GrpoStage, PromptBuilder> Prompts,
     int PadTokenId);
 
-public sealed record GrpoStageResult(GrpoStage Stage, int Steps, int Prompts, double? BestValidationReward, double? InitialValidationReward, TimeSpan Wall);
+/// <summary>A stage's outcome; validation figures are of the criterion (<see cref="GrpoOptions.Validation"/>), hits and reward both logged per step.</summary>
+public sealed record GrpoStageResult(GrpoStage Stage, int Steps, int Prompts, double? BestValidationReward, double? InitialValidationReward, TimeSpan Wall)
+{
+    public string Criterion { get; init; } = "hits";
+}
 
 /// <summary>
 /// Progressive-context GRPO (paper Eq. 3-4) after SFT: for each step, G constrained samples per prompt from the
@@ -56,7 +60,7 @@ public static class GrpoTrainer
             var prompts = Prepare(builder, train, c.Catalog, options);
             var valPrompts = Prepare(builder, validation, c.Catalog, options).Take(options.MaxValidationPrompts).ToList();
             if (prompts.Count == 0) { results.Add(new GrpoStageResult(stage, 0, 0, null, null, stageClock.Elapsed)); continue; }
-            double? initial = valPrompts.Count > 0 ? ValidationReward(c, valPrompts, options) : null;
+            double? initial = valPrompts.Count > 0 ? Criterion(ValidationScores(c, valPrompts, options), options) : null;
             double? best = initial;
             var bestState = Snapshot(c.Trainable);
             int sinceBest = 0, step = 0;
@@ -96,26 +100,33 @@ public static class GrpoTrainer
                 if (!double.IsFinite(lossValue)) throw new InvalidOperationException($"GRPO diverged at stage {si} step {step}: loss is {lossValue}; lower the GRPO learning rate ({options.LearningRate})");
                 double mean = rewards.Average();
                 double std = Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / Math.Max(1, rewards.Count - 1));
-                double? val = null;
+                double? val = null, hits = null;
                 if ((step + 1) % options.EvalEvery == 0 && valPrompts.Count > 0)
                 {
-                    val = ValidationReward(c, valPrompts, options);
-                    if (best is null || val > best + 1e-6) { best = val; bestState.Dispose(); bestState = Snapshot(c.Trainable); sinceBest = 0; }
-                    else if (++sinceBest >= options.Patience) { logs.Add(new GrpoStepLog(si, step, mean, std, kl, clip, valid, lossValue, val)); step++; break; }
+                    var scores = ValidationScores(c, valPrompts, options);
+                    (val, hits) = (scores.Reward, scores.Hits);
+                    double score = Criterion(scores, options);
+                    if (best is null || score > best + 1e-6) { best = score; bestState.Dispose(); bestState = Snapshot(c.Trainable); sinceBest = 0; }
+                    else if (++sinceBest >= options.Patience)
+                    {
+                        logs.Add(new GrpoStepLog(si, step, mean, std, kl, clip, valid, lossValue, val) { ValidationHits = hits });
+                        step++;
+                        break;
+                    }
                 }
-                logs.Add(new GrpoStepLog(si, step, mean, std, kl, clip, valid, lossValue, val));
+                logs.Add(new GrpoStepLog(si, step, mean, std, kl, clip, valid, lossValue, val) { ValidationHits = hits });
                 globalStep++;
                 progress?.Report(new TrainProgress(si, stage.Context, 0, globalStep, totalSteps, lossValue, options.LearningRate, clock.Elapsed));
             }
             // The stage hands its best validated weights to the next one (and to the bundle).
             if (valPrompts.Count > 0) Restore(c.Trainable, bestState);
             bestState.Dispose();
-            results.Add(new GrpoStageResult(stage, step, prompts.Count, best, initial, stageClock.Elapsed));
+            results.Add(new GrpoStageResult(stage, step, prompts.Count, best, initial, stageClock.Elapsed) { Criterion = options.Validation == GrpoValidation.Hits ? "hits" : "reward" });
         }
         return (results, logs);
     }
 
-    private sealed record PreparedPrompt(int[] Tokens, IReadOnlyList<ulong> Target, IReadOnlyList<ulong> Positives);
+    private sealed record PreparedPrompt(int[] Tokens, IReadOnlyList<ulong> Target, IReadOnlyList<ulong> Positives, IReadOnlySet<ulong> FutureNegatives);
 
     private static List<PreparedPrompt> Prepare(PromptBuilder builder, IReadOnlyList<GrpoExample> examples, IReadOnlyDictionary<string, ulong> catalog, GrpoOptions o)
     {
@@ -128,30 +139,36 @@ public static class GrpoTrainer
             var gts = target.Where(catalog.ContainsKey).Select(i => catalog[i]).Distinct().ToList();
             if (gts.Count == 0) continue;
             var fps = o.Gamma > 0 ? e.FuturePositives.Where(catalog.ContainsKey).Select(i => catalog[i]).Distinct().ToList() : [];
-            result.Add(new PreparedPrompt([.. prompt.TokenIds], gts, fps));
+            var future = e.FutureNegatives.Where(catalog.ContainsKey).Select(i => catalog[i]).ToHashSet();
+            result.Add(new PreparedPrompt([.. prompt.TokenIds], gts, fps, future));
         }
         return result;
     }
 
-    /// <summary>Mean Eq. 6 reward of the top-k beam outputs over the validation prompts: the set the filter would serve.</summary>
-    public static double ValidationReward(GrpoContext c, IReadOnlyList<int[]> prompts, IReadOnlyList<(IReadOnlyList<ulong> Target, IReadOnlyList<ulong> Positives)> futures, int topK, double gamma)
+    /// <summary>
+    /// On the validation prompts, the top-k of constrained beam search (what the filter would serve): the mean Eq. 6
+    /// reward of its outputs, and the share of prompts whose top-k holds one of the 7-day negatives exactly (FHR@k).
+    /// </summary>
+    private static (double Reward, double Hits) ValidationScores(GrpoContext c, List<PreparedPrompt> prompts, GrpoOptions o)
     {
         var device = c.Policy.Decoder.EmbeddingWeight.device;
-        var search = new ConstrainedBeamSearch(c.Policy, c.Trie, new BeamSearchOptions { BeamWidth = topK, TopK = topK, MaxBatchUsers = 16 }, c.PadTokenId, device);
-        var outputs = search.Generate(prompts);
+        var search = new ConstrainedBeamSearch(c.Policy, c.Trie, new BeamSearchOptions { BeamWidth = o.ValidationTopK, TopK = o.ValidationTopK, MaxBatchUsers = 16 }, c.PadTokenId, device);
+        var outputs = search.Generate([.. prompts.Select(p => p.Tokens)]);
         double sum = 0;
-        int n = 0;
+        int n = 0, hits = 0;
         for (int i = 0; i < prompts.Count; i++)
+        {
             foreach (var g in outputs[i])
             {
-                sum += Reward.Compute(c.Codebook, g.Sid, futures[i].Target, futures[i].Positives, gamma);
+                sum += Reward.Compute(c.Codebook, g.Sid, prompts[i].Target, prompts[i].Positives, o.Gamma);
                 n++;
             }
-        return n == 0 ? 0 : sum / n;
+            if (outputs[i].Any(g => prompts[i].FutureNegatives.Contains(g.Sid))) hits++;
+        }
+        return (n == 0 ? 0 : sum / n, prompts.Count == 0 ? 0 : hits / (double)prompts.Count);
     }
 
-    private static double ValidationReward(GrpoContext c, List<PreparedPrompt> prompts, GrpoOptions o) =>
-        ValidationReward(c, [.. prompts.Select(p => p.Tokens)], [.. prompts.Select(p => (p.Target, p.Positives))], o.ValidationTopK, o.Gamma);
+    private static double Criterion((double Reward, double Hits) s, GrpoOptions o) => o.Validation == GrpoValidation.Hits ? s.Hits : s.Reward;
 
     private sealed class State(List<Tensor> values) : IDisposable
     {

@@ -67,6 +67,8 @@ internal static class TrainingReportWriter
             w.WriteNumber("inner_iterations", grpo.InnerIterations);
             w.WriteNumber("learning_rate", grpo.LearningRate);
             w.WriteNumber("eval_every", grpo.EvalEvery);
+            w.WriteString("validation", grpo.Validation == GrpoValidation.Hits ? "hits" : "reward");
+            w.WriteNumber("validation_top_k", grpo.ValidationTopK);
             w.WriteNumber("patience", grpo.Patience);
             w.WriteStartArray("stages");
             foreach (var st in grpo.Stages)
@@ -120,8 +122,9 @@ internal static class TrainingReportWriter
             w.WriteNumber("beta", g.Stage.Beta);
             w.WriteNumber("steps", g.Steps);
             w.WriteNumber("prompts", g.Prompts);
-            Nullable(w, "initial_validation_reward", g.InitialValidationReward);
-            Nullable(w, "best_validation_reward", g.BestValidationReward);
+            w.WriteString("validation_criterion", g.Criterion);
+            Nullable(w, "initial_validation", g.InitialValidationReward);
+            Nullable(w, "best_validation", g.BestValidationReward);
             w.WriteNumber("wall_seconds", g.Wall.TotalSeconds);
             w.WriteEndObject();
         }
@@ -139,6 +142,7 @@ internal static class TrainingReportWriter
             w.WriteNumber("valid_rollouts", g.ValidShare);
             w.WriteNumber("loss", g.Loss);
             Nullable(w, "validation_reward", g.ValidationReward);
+            Nullable(w, "validation_hits", g.ValidationHits);
             w.WriteEndObject();
         }
         w.WriteEndArray();
