@@ -40,7 +40,8 @@ public sealed record GrpoOptions
     public int PromptsPerStep { get; init; } = 8;
     /// <summary>Policy updates per batch of rollouts (μ); above 1 the ratio departs from 1 and clipping matters.</summary>
     public int InnerIterations { get; init; } = 2;
-    public double LearningRate { get; init; } = 2e-4;
+    /// <summary>With β below, chosen on the synthetic validation prompts (hits rose in every stage; 2e-4 with β 0.02 left them flat).</summary>
+    public double LearningRate { get; init; } = 5e-5;
     public double GradientClipNorm { get; init; } = 1.0;
     /// <summary>Validation every this many steps: the mean Eq. 6 reward of the top-<see cref="ValidationTopK"/> beam outputs.</summary>
     public int EvalEvery { get; init; } = 10;
@@ -58,9 +59,9 @@ public sealed record GrpoOptions
     /// <summary>The paper's curriculum: 3-day negatives, all negatives, negatives and positives; β grows as the context does.</summary>
     public IReadOnlyList<GrpoStage> Stages { get; init; } =
     [
-        new(PromptContext.RecentNegatives, Beta: 0.02, MaxSteps: 60),
-        new(PromptContext.AllNegatives, Beta: 0.04, MaxSteps: 60),
-        new(PromptContext.NegativesAndPositives, Beta: 0.08, MaxSteps: 60),
+        new(PromptContext.RecentNegatives, Beta: 0.2, MaxSteps: 60),
+        new(PromptContext.AllNegatives, Beta: 0.4, MaxSteps: 60),
+        new(PromptContext.NegativesAndPositives, Beta: 0.8, MaxSteps: 60),
     ];
 
     public void Validate()
