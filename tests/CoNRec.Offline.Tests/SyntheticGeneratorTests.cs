@@ -27,13 +27,11 @@ public class SyntheticGeneratorTests
     }
 
     [Fact]
-    public void The_categories_model_is_fast_sparse_in_negatives_and_spans_the_days()
+    public void The_categories_model_is_sparse_in_negatives_and_spans_the_days()
     {
-        var sw = Stopwatch.StartNew();
+        // No timing assert: speed is a benchmark matter, and a busy CI box would make it flaky.
         var r = SyntheticGenerator.GenerateWithTruth(Categories);
-        sw.Stop();
         var ds = r.Dataset;
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"generation took {sw.Elapsed}");
         Assert.Equal(1200, ds.Items.Count);
         Assert.Equal(1500, r.Users.Count);
         Assert.InRange(ds.Interactions.Count, 20_000, 200_000);
