@@ -33,21 +33,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
         Patience = 1000, // these tests count steps; early stopping has its own test
     };
 
-    /// <summary>A random codebook written to disk and <paramref name="count"/> items with distinct SIDs ("i0", "i1", ...).</summary>
-    private (Codebook Codebook, string Path, Dictionary<string, ulong> Catalog) MakeCatalog(int count, int seed)
-    {
-        var rng = new Random(seed);
-        var values = Enumerable.Range(0, Levels * Codes * 8).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        var codebook = Codebook.Create(Levels, Codes, 8, values);
-        string path = _dir.File("codebook.in.safetensors");
-        File.WriteAllBytes(path, codebook.SourceBytes.ToArray());
-        var sids = Enumerable.Range(0, Codes * Codes * Codes).ToArray();
-        rng.Shuffle(sids);
-        var catalog = new Dictionary<string, ulong>();
-        for (int i = 0; i < count; i++)
-            catalog[$"i{i}"] = Layout.Pack([(uint)(sids[i] / 16), (uint)(sids[i] / 4 % 4), (uint)(sids[i] % 4)]);
-        return (codebook, path, catalog);
-    }
+    private (Codebook Codebook, string Path, Dictionary<string, ulong> Catalog) MakeCatalog(int count, int seed) => ToyData.Catalog(_dir, count, seed);
 
     /// <summary>Hand-written rendering of a SID, independent of SidTokenMap: &lt;a_x&gt;&lt;b_y&gt;&lt;c_z&gt;.</summary>
     private static string Sid(ulong packed)
@@ -57,18 +43,7 @@ public sealed class FineTuneTests(ITestOutputHelper output) : IDisposable
         return $"<a_{c[0]}><b_{c[1]}><c_{c[2]}>";
     }
 
-    /// <summary>Users with 1–4 distinct disliked items an hour apart; the target is the newest of them.</summary>
-    private static List<SftExample> CopyLastUsers(int count, IReadOnlyList<string> items, Random rng, string prefix)
-    {
-        var users = new List<SftExample>();
-        for (int u = 0; u < count; u++)
-        {
-            var picked = items.OrderBy(_ => rng.Next()).Take(1 + rng.Next(4)).ToList();
-            var negatives = picked.Select((it, i) => new HistoryEvent(it, T0.AddHours(i), null)).ToList();
-            users.Add(new SftExample(new UserHistory($"{prefix}{u}", negatives, []), T0.AddHours(picked.Count), [picked[^1]]));
-        }
-        return users;
-    }
+    private static List<SftExample> CopyLastUsers(int count, IReadOnlyList<string> items, Random rng, string prefix) => ToyData.CopyLastUsers(count, items, rng, prefix);
 
     [Fact]
     public void Learns_to_predict_the_last_negative_and_the_bundle_beam_search_ranks_it_first()

@@ -19,9 +19,7 @@ namespace CoNRec.Model.Tests;
 /// <summary>The GRPO objective, constrained sampling, GRPO learning on a toy reward, and LoRA from a base in PEFT's format.</summary>
 public sealed class LoraGrpoTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Levels = 3, Codes = 4;
-    private static readonly DateTimeOffset T0 = new(2024, 5, 1, 0, 0, 0, TimeSpan.Zero);
-    private static readonly SidLayout Layout = new(Levels, Codes);
+    private const int Levels = ToyData.Levels, Codes = ToyData.Codes;
     private readonly TempDir _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -32,32 +30,9 @@ public sealed class LoraGrpoTests(ITestOutputHelper output) : IDisposable
         BatchSize = 32, LearningRate = 1e-2, WarmupRatio = 0.05, AlignmentWeight = 0, Seed = 7, Stages = stages, Patience = 1000,
     };
 
-    private (Codebook Codebook, string Path, Dictionary<string, ulong> Catalog) MakeCatalog(int count, int seed, string name)
-    {
-        var rng = new Random(seed);
-        var values = Enumerable.Range(0, Levels * Codes * 8).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        var codebook = Codebook.Create(Levels, Codes, 8, values);
-        string path = _dir.File(name);
-        File.WriteAllBytes(path, codebook.SourceBytes.ToArray());
-        var sids = Enumerable.Range(0, Codes * Codes * Codes).ToArray();
-        rng.Shuffle(sids);
-        var catalog = new Dictionary<string, ulong>();
-        for (int i = 0; i < count; i++)
-            catalog[$"i{i}"] = Layout.Pack([(uint)(sids[i] / 16), (uint)(sids[i] / 4 % 4), (uint)(sids[i] % 4)]);
-        return (codebook, path, catalog);
-    }
+    private (Codebook Codebook, string Path, Dictionary<string, ulong> Catalog) MakeCatalog(int count, int seed, string name) => ToyData.Catalog(_dir, count, seed, name);
 
-    private static List<SftExample> CopyLastUsers(int count, IReadOnlyList<string> items, Random rng, string prefix)
-    {
-        var users = new List<SftExample>();
-        for (int u = 0; u < count; u++)
-        {
-            var picked = items.OrderBy(_ => rng.Next()).Take(1 + rng.Next(4)).ToList();
-            var negatives = picked.Select((it, i) => new HistoryEvent(it, T0.AddHours(i), null)).ToList();
-            users.Add(new SftExample(new UserHistory($"{prefix}{u}", negatives, []), T0.AddHours(picked.Count), [picked[^1]]));
-        }
-        return users;
-    }
+    private static List<SftExample> CopyLastUsers(int count, IReadOnlyList<string> items, Random rng, string prefix) => ToyData.CopyLastUsers(count, items, rng, prefix);
 
     [Fact]
     public void Grpo_loss_matches_a_hand_computed_group()
