@@ -27,7 +27,7 @@ public sealed class TrainCommandTests(RedisFixture redis) : IClassFixture<RedisF
     }
 
     // CI-sized: the smallest data and schedule that still exercise every stage (SFT, GRPO, LoRA).
-    private static readonly string[] Small = ["--quick", "--users", "120", "--items", "150", "--rqvae-epochs", "20", "--hidden", "32", "--grpo-steps", "3",
+    private static readonly string[] Small = ["--quick", "--stages", "sft,grpo", "--users", "120", "--items", "150", "--rqvae-epochs", "20", "--hidden", "32", "--grpo-steps", "3",
         "--grpo-prompts", "2", "--grpo-group", "4", "--no-progress-bar"];
 
     [Fact]

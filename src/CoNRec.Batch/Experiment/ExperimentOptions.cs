@@ -54,8 +54,8 @@ public sealed record ExperimentOptions
 
     public int GenerateBatchSize { get; init; } = 16;
 
-    /// <summary>Progressive GRPO after SFT (the default pipeline: <c>--stages sft,grpo</c>).</summary>
-    public bool Grpo { get; init; } = true;
+    /// <summary>Progressive GRPO after SFT (<c>--stages sft,grpo</c>; off by default, see <see cref="Presets.TrainStages"/>).</summary>
+    public bool Grpo { get; init; }
 
     public GrpoOptions GrpoOptions { get; init; } = new();
 
