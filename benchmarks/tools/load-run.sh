@@ -8,7 +8,8 @@ admin="$1"; redis_port="$2"; shift 2; [ "${1:-}" = "--" ] && shift
 here="$(cd "$(dirname "$0")" && pwd)"
 client="$here/../CoNRec.LoadClient/bin/Release/net10.0/CoNRec.LoadClient.dll"
 [ -f "$client" ] || { echo "build first: dotnet build benchmarks/CoNRec.LoadClient -c Release" >&2; exit 2; }
-svc_pid="$(pgrep -f 'CoNRec.FilterService/bin/Release/net10.0/CoNRec.FilterService' | head -1 || true)"
+# SVC_PID picks the service when several run (profile-cost.sh); else the one started from the build output.
+svc_pid="${SVC_PID:-$(pgrep -f 'CoNRec.FilterService/bin/Release/net10.0/CoNRec.FilterService' | head -1 || true)}"
 redis_pid="$(pgrep -f "redis-server 127.0.0.1:${redis_port}" | head -1 || true)"
 cpu() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0; }  # utime + stime, clock ticks
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-/tmp/lora-vs-scratch}"; shift || true
-batch=src/CoNRec.Batch/bin/Release/net10.0/CoNRec.Batch.dll
+batch="${CONREC_BATCH:-src/CoNRec.Batch/bin/Release/net10.0/CoNRec.Batch.dll}" # a published copy keeps a long run safe from rebuilds
 [ -f "$batch" ] || { echo "build first: dotnet build CoNRec.Service.sln -c Release" >&2; exit 2; }
 common=(--stages sft --no-progress-bar "$@")
 mkdir -p "$out"
