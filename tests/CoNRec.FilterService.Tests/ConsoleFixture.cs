@@ -27,15 +27,7 @@ public sealed class ConsoleFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Codebook = Codebook.Load(Data.File("codebook.safetensors"));
-        long line = 0;
-        foreach (var l in File.ReadLines(Data.File("predictions.jsonl")))
-            Predictions.Add(JsonlInput.ParsePredictionLine(System.Text.Encoding.UTF8.GetBytes(l), Codebook.Layout, "p", ++line));
-        foreach (var l in File.ReadLines(Data.File("catalog.jsonl")))
-        {
-            var e = JsonlInput.ParseCatalogLine(System.Text.Encoding.UTF8.GetBytes(l), Codebook.Layout, "c", ++line);
-            Catalog[e.ItemId] = e.Sid;
-        }
+        Codebook = SampleGenerationFiles.Read(Data, Predictions, Catalog);
         using (var mux = await RedisConnection.ConnectAsync(Redis.Endpoint, allowAdmin: true))
         {
             var loader = new GenerationLoader(mux, new RedisKeys(Prefix), new StoreOptions { KeyPrefix = Prefix });

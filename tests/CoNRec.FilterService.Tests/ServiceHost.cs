@@ -75,6 +75,24 @@ public sealed class ServiceHost : IAsyncDisposable
     }
 }
 
+/// <summary>The sample directory's files as the tests' expectations: its codebook, prediction lines and catalog.</summary>
+public static class SampleGenerationFiles
+{
+    public static Codebook Read(TempDir data, List<PredictionEntry> predictions, Dictionary<string, ulong> catalog)
+    {
+        var codebook = Codebook.Load(data.File("codebook.safetensors"));
+        long line = 0;
+        foreach (var l in File.ReadLines(data.File("predictions.jsonl")))
+            predictions.Add(JsonlInput.ParsePredictionLine(System.Text.Encoding.UTF8.GetBytes(l), codebook.Layout, "p", ++line));
+        foreach (var l in File.ReadLines(data.File("catalog.jsonl")))
+        {
+            var e = JsonlInput.ParseCatalogLine(System.Text.Encoding.UTF8.GetBytes(l), codebook.Layout, "c", ++line);
+            catalog[e.ItemId] = e.Sid;
+        }
+        return codebook;
+    }
+}
+
 /// <summary>redis-server + a loaded sample generation + one service instance, shared by a test class.</summary>
 public sealed class LoadedServiceFixture : IAsyncLifetime
 {
@@ -89,15 +107,7 @@ public sealed class LoadedServiceFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Codebook = Codebook.Load(Data.File("codebook.safetensors"));
-        long line = 0;
-        foreach (var l in File.ReadLines(Data.File("predictions.jsonl")))
-            Predictions.Add(JsonlInput.ParsePredictionLine(System.Text.Encoding.UTF8.GetBytes(l), Codebook.Layout, "p", ++line));
-        foreach (var l in File.ReadLines(Data.File("catalog.jsonl")))
-        {
-            var e = JsonlInput.ParseCatalogLine(System.Text.Encoding.UTF8.GetBytes(l), Codebook.Layout, "c", ++line);
-            Catalog[e.ItemId] = e.Sid;
-        }
+        Codebook = SampleGenerationFiles.Read(Data, Predictions, Catalog);
         using var mux = await RedisConnection.ConnectAsync(Redis.Endpoint, allowAdmin: true);
         var options = new StoreOptions { KeyPrefix = Prefix };
         var result = await new GenerationLoader(mux, new RedisKeys(Prefix), options)
