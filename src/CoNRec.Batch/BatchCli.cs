@@ -151,7 +151,9 @@ public static class BatchCli
             using var mux = await redis.ConnectAsync(r, stderr);
             var sw = Stopwatch.StartNew();
             var policy = new PublishPolicy { MinCoverage = r.GetValue(minCoverage), MaxEmptyOutputRate = r.GetValue(maxEmpty) };
-            var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options, r.GetValue(publishGeneration)!, policy);
+            // The switch is audited with who ran it: in a Kubernetes Job that is the image's user and the pod's name.
+            var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys(options.KeyPrefix), options, r.GetValue(publishGeneration)!, policy,
+                actor: $"{Environment.UserName}@{Environment.MachineName} (batch publish)");
             stderr.WriteLine($"published {meta.Id} ({meta.Users} users, codebook {meta.CodebookHash[..12]}) in {sw.ElapsedMilliseconds} ms");
             stdout.WriteLine(meta.Id);
             return Ok;

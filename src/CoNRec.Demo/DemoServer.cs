@@ -68,7 +68,7 @@ public sealed class DemoServer : IAsyncDisposable
             Redis = Redis, Bundle = bundleDir, Histories = histories, Output = output, Terminal = terminal,
         }, log).RunAsync();
         using var mux = await RedisConnection.ConnectAsync(Redis, "conrec-demo", allowAdmin: true);
-        var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys("conrec"), new StoreOptions(), result.Generation);
+        var meta = await GenerationPublisher.PublishAsync(mux.GetDatabase(), new RedisKeys("conrec"), new StoreOptions(), result.Generation, actor: "demo");
         log.WriteLine($"published {meta.Id}: {meta.Users} users, codebook {meta.CodebookHash[..12]}");
         return meta.Id;
     }

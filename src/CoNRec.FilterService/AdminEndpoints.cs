@@ -174,6 +174,9 @@ public static partial class AdminEndpoints
         long Users, long Items, long Sids, DateTimeOffset Created, DateTimeOffset? Completed, DateTimeOffset? Published, DateTimeOffset? AsOf,
         string Source, int ShardCount, DateTimeOffset? ExpiresAt);
 
+    /// <summary>How many of the newest generation switches GET /generations returns (the list keeps AuditLogLength).</summary>
+    private const int SwitchesShown = 20;
+
     private static async Task<IResult> GetGenerations(HttpRequest request, GenerationRegistry registry, IDatabase db, RedisKeys keys)
     {
         try
@@ -184,7 +187,8 @@ public static partial class AdminEndpoints
             var generations = list.Select((g, i) => new GenerationJson(g.Id, g.Status, g.CodebookHash, g.Levels, g.CodesPerLevel, g.Dimension,
                 g.Users, g.Items, g.Sids, g.Created, g.Completed, g.Published, g.AsOf, g.Source, g.ShardCount,
                 ttls[i] is { } ttl ? now + ttl : null)).ToList();
-            return Results.Json(new { active = await registry.GetActiveIdAsync(), generations });
+            var switches = await registry.GetSwitchesAsync(SwitchesShown);
+            return Results.Json(new { active = await registry.GetActiveIdAsync(), generations, switches });
         }
         catch (Exception e) when (ResilientReader.IsStoreFailure(e)) { return StoreDown(request, e, "the generations could not be read"); }
     }
@@ -214,7 +218,7 @@ public static partial class AdminEndpoints
             var previous = await registry.GetActiveIdAsync();
             if (previous == id) return Problem(409, $"generation '{id}' is already active");
             GenerationMeta published;
-            try { published = await GenerationPublisher.PublishAsync(db, keys, storeOptions, id); }
+            try { published = await GenerationPublisher.PublishAsync(db, keys, storeOptions, id, actor: Actor(request)); }
             catch (PublishException e)
             {
                 return Results.Json(new PublishFailure(e.Message, new PublishValidation(false, [$"failed: {e.Message}", "nothing was switched; the active generation is unchanged"])),

@@ -44,7 +44,7 @@ public sealed class GenerationLoader(IConnectionMultiplexer mux, RedisKeys keys,
             }
             await LoadPredictionsAsync(writer, codebook.Layout, predictionsPath, sw, cancellationToken);
             var meta = await writer.CompleteAsync();
-            if (publish) meta = await new GenerationRegistry(db, keys, options).PublishAsync(meta.Id);
+            if (publish) meta = await new GenerationRegistry(db, keys, options).PublishAsync(meta.Id, actor: "load");
             return new LoadResult(meta, publish, sw.Elapsed);
         }
         catch

@@ -8,12 +8,13 @@ namespace CoNRec.Store;
 /// </summary>
 public static class GenerationPublisher
 {
-    public static async Task<GenerationMeta> PublishAsync(IDatabase db, RedisKeys keys, StoreOptions options, string generation, PublishPolicy? policy = null)
+    public static async Task<GenerationMeta> PublishAsync(IDatabase db, RedisKeys keys, StoreOptions options, string generation, PublishPolicy? policy = null,
+        string actor = "unknown")
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentException.ThrowIfNullOrEmpty(generation);
         await new GenerationShards(db, keys).FinalizeAsync(generation, policy ?? new PublishPolicy());
-        return await new GenerationRegistry(db, keys, options).PublishAsync(generation);
+        return await new GenerationRegistry(db, keys, options).PublishAsync(generation, actor);
     }
 }

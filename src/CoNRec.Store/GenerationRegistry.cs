@@ -1,8 +1,15 @@
+using System.Text.Json;
 using StackExchange.Redis;
 
 namespace CoNRec.Store;
 
 public sealed class PublishException(string message) : InvalidOperationException(message);
+
+/// <summary>
+/// One switch of the active generation, as the audit keeps it: <c>publish</c> for a generation never served before,
+/// <c>rollback</c> for one that was (published or retired); <see cref="Actor"/> says who or what asked for it.
+/// </summary>
+public sealed record GenerationSwitch(DateTimeOffset Time, string Actor, string Action, string Generation, string? Previous);
 
 /// <summary>
 /// Lists, validates and publishes generations. Publishing is one atomic pointer switch (a WATCHed transaction),
@@ -40,7 +47,8 @@ public sealed class GenerationRegistry(IDatabase db, RedisKeys keys, StoreOption
     /// generation being rolled back to), codebook blob present with the right hash, and every counted user and item
     /// actually readable (Σ HLEN over buckets equals the meta counts, which also catches expired buckets).
     /// </summary>
-    public async Task<GenerationMeta> PublishAsync(string generation)
+    /// <param name="actor">Who asked (admin token name, CLI user, loader): written with the switch into the audit list.</param>
+    public async Task<GenerationMeta> PublishAsync(string generation, string actor = "unknown")
     {
         var meta = await GetMetaAsync(generation) ?? throw new PublishException($"generation '{generation}' does not exist (never written, or expired)");
         if (meta.Status == GenerationStatus.Writing)
@@ -74,7 +82,13 @@ public sealed class GenerationRegistry(IDatabase db, RedisKeys keys, StoreOption
         tx.AddCondition(Condition.HashEqual(keys.Meta(generation), "status", meta.Status));
         tx.AddCondition(previous is null ? Condition.KeyNotExists(keys.Active) : Condition.StringEqual(keys.Active, previous));
         _ = tx.StringSetAsync(keys.Active, generation);
-        _ = tx.HashSetAsync(keys.Meta(generation), [new("status", GenerationStatus.Published), new("published", DateTimeOffset.UtcNow.ToString("O"))]);
+        var now = DateTimeOffset.UtcNow;
+        _ = tx.HashSetAsync(keys.Meta(generation), [new("status", GenerationStatus.Published), new("published", now.ToString("O"))]);
+        // The switch and its audit entry commit together (same slot): an audited switch happened, and every switch is audited.
+        bool servedBefore = meta.Status is GenerationStatus.Retired or GenerationStatus.Published;
+        var entry = new GenerationSwitch(now, actor, servedBefore ? "rollback" : "publish", generation, previous);
+        _ = tx.ListLeftPushAsync(keys.Switches, JsonSerializer.Serialize(entry, StoreJson.Options));
+        _ = tx.ListTrimAsync(keys.Switches, 0, options.AuditLogLength - 1);
         if (!await tx.ExecuteAsync())
             throw new PublishException($"generation '{generation}': the active pointer or its status changed during publish; retry");
 
@@ -85,6 +99,13 @@ public sealed class GenerationRegistry(IDatabase db, RedisKeys keys, StoreOption
         }
         await db.PublishAsync(keys.Events, StoreEvents.Active);
         return (await GetMetaAsync(generation))!;
+    }
+
+    /// <summary>The newest <paramref name="count"/> generation switches, newest first.</summary>
+    public async Task<IReadOnlyList<GenerationSwitch>> GetSwitchesAsync(int count)
+    {
+        var values = await db.ListRangeAsync(keys.Switches, 0, Math.Max(0, count - 1));
+        return values.Select(v => JsonSerializer.Deserialize<GenerationSwitch>(v.ToString(), StoreJson.Options)!).ToList();
     }
 
     private async Task<long> CountFieldsAsync(int buckets, Func<int, RedisKey> key)

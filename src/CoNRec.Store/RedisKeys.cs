@@ -28,6 +28,8 @@ public sealed class RedisKeys(string prefix)
     public RedisKey Shards(string generation) => $"{{{Prefix}}}:shards:{generation}";
     public RedisKey Scenes => $"{{{Prefix}}}:scenes";
     public RedisKey Audit => $"{{{Prefix}}}:audit";
+    /// <summary>Capped list of generation switches (publish and rollback), newest first; same slot as the active pointer.</summary>
+    public RedisKey Switches => $"{{{Prefix}}}:switches";
     public RedisChannel Events => RedisChannel.Literal($"{Prefix}:events");
     public RedisKey Codebook(string hash) => $"{Prefix}:codebook:{hash}";
     public RedisKey UserBucket(string generation, int bucket) => UserBucketPrefix(generation) + bucket.ToString(System.Globalization.CultureInfo.InvariantCulture);

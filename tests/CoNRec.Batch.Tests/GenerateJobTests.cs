@@ -168,6 +168,9 @@ public sealed class GenerateJobTests(RedisFixture redis) : IClassFixture<RedisFi
         Assert.Contains("already finished", again.Err);
         Assert.Equal(0, (await CliAsync("publish", "--generation", "gen-b")).Code);
         Assert.Equal(0, (await CliAsync("publish", "--generation", "gen-a")).Code); // rollback-style switch works too
+        var last = (await new GenerationRegistry(Db, Keys, new StoreOptions()).GetSwitchesAsync(1)).Single();
+        Assert.Equal(("gen-a", "gen-b"), (last.Generation, last.Previous));
+        Assert.EndsWith("@" + Environment.MachineName + " (batch publish)", last.Actor, StringComparison.Ordinal); // audited with who ran it
         Assert.Contains("is 'retired'", (await GenerateAsync("--generation", "gen-b")).Err); // a published generation is never rewritten
     }
 

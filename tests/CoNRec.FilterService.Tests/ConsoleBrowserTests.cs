@@ -315,6 +315,11 @@ public sealed class ConsoleBrowserTests(ConsoleBrowserFixture fixture) : IClassF
         await Expect(page.GetByTestId("generation-validation-checks")).ToContainTextAsync("30 users readable");
         await Expect(targetRow.GetByTestId("generation-active")).ToBeVisibleAsync();
         await Expect(activeRow).ToHaveAttributeAsync("data-status", "retired");
+        var newest = page.GetByTestId("switch-row").First;
+        await Expect(newest).ToHaveAttributeAsync("data-generation", target);
+        await Expect(newest).ToHaveAttributeAsync("data-action", "rollback");
+        await Expect(newest).ToContainTextAsync(active);
+        await Expect(newest).ToContainTextAsync("HeadlessChrome");
         await ScreenshotAsync(page, "rollback");
 
         var request = new FilterCandidatesRequest { UserId = F.Predictions[1].UserId, Candidates = { new Candidate { ItemId = F.Catalog.Keys.First() } } };

@@ -228,6 +228,10 @@ public sealed class ConsoleHttpTests(ConsoleFixture f) : IClassFixture<ConsoleFi
             Assert.Contains(json["validation"]!["checks"]!.AsArray(), c => c!.GetValue<string>().Contains("30 users readable", StringComparison.Ordinal));
             // The publishing replica refreshed before answering: its next answer comes from the published generation.
             Assert.Equal(other, (await f.Host.Client.FilterCandidatesAsync(request)).Generation);
+            // The switch is in the audit, newest first, with who asked for it (a rollback: both were served before).
+            var s = (await f.Host.Admin.GetFromJsonAsync<JsonObject>("/admin/v1/generations"))!["switches"]!.AsArray()[0]!;
+            Assert.Equal(("rollback", other, active), (s["action"]!.GetValue<string>(), s["generation"]!.GetValue<string>(), s["previous"]!.GetValue<string>()));
+            Assert.StartsWith("127.0.0.1", s["actor"]!.GetValue<string>(), StringComparison.Ordinal);
         }
     }
 

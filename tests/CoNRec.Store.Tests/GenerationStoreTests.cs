@@ -139,6 +139,36 @@ public abstract class GenerationStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Every_switch_is_audited_with_its_actor_and_a_refused_publish_leaves_no_entry()
+    {
+        var options = new StoreOptions { KeyPrefix = Options.KeyPrefix, GracePeriod = Options.GracePeriod, WritingTtl = Options.WritingTtl, AuditLogLength = 3 };
+        var registry = new GenerationRegistry(Db, Keys, options);
+        var g1 = (await LoadSampleAsync(publish: false)).Meta;
+        var g2 = (await LoadSampleAsync(publish: false)).Meta;
+        await registry.PublishAsync(g1.Id, "ops-a");
+        await registry.PublishAsync(g2.Id, "ops-b");
+        await registry.PublishAsync(g1.Id, "ops-c"); // g1 served before: a rollback
+
+        var switches = await registry.GetSwitchesAsync(10);
+        Assert.Equal([("rollback", g1.Id, (string?)g2.Id, "ops-c"), ("publish", g2.Id, g1.Id, "ops-b"), ("publish", g1.Id, null, "ops-a")],
+            switches.Select(s => (s.Action, s.Generation, s.Previous, s.Actor)));
+        Assert.True(switches[0].Time >= switches[1].Time && switches[1].Time >= switches[2].Time);
+
+        // Refused: nothing switched, nothing audited.
+        await Db.KeyDeleteAsync(Keys.Codebook(g2.CodebookHash));
+        await Assert.ThrowsAsync<PublishException>(() => registry.PublishAsync(g2.Id, "ops-d"));
+        Assert.Equal(3, (await registry.GetSwitchesAsync(10)).Count);
+
+        // Capped at AuditLogLength, newest kept; the loader's own publish names itself.
+        await Db.StringSetAsync(Keys.Codebook(g1.CodebookHash), File.ReadAllBytes(_dir.File("codebook.safetensors")));
+        var g3 = (await new GenerationLoader(Mux, Keys, options).LoadAsync(_dir.File("codebook.safetensors"), _dir.File("catalog.jsonl"), _dir.File("predictions.jsonl"), publish: true)).Meta;
+        switches = await registry.GetSwitchesAsync(10);
+        Assert.Equal(3, switches.Count);
+        Assert.Equal(("publish", g3.Id, (string?)g1.Id, "load"), (switches[0].Action, switches[0].Generation, switches[0].Previous, switches[0].Actor));
+        Assert.Equal("ops-b", switches[^1].Actor);
+    }
+
+    [Fact]
     public async Task A_generation_names_its_codebook_by_content_hash_and_a_tampered_blob_is_refused()
     {
         var g1 = (await LoadSampleAsync()).Meta;

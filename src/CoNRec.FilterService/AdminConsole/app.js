@@ -235,6 +235,7 @@ function clearConsole() {
   clearTuneResult();
   // Generations
   replace($('generations-body'));
+  replace($('switches-body'));
   $('generation-validation').hidden = true;
   replace($('generation-validation-checks'));
   // Audit
@@ -824,6 +825,16 @@ function renderGenerations(res) {
   });
   if (rows.length === 0) rows.push(h('tr', {}, h('td', { colspan: 8, class: 'muted' }, 'No generations.')));
   replace($('generations-body'), rows);
+
+  const switches = (res.switches ?? []).map(s =>
+    h('tr', { 'data-testid': 'switch-row', dataset: { generation: s.generation, action: s.action } },
+      h('td', {}, timeEl(s.time)),
+      h('td', {}, h('span', { class: `badge badge-action-${s.action}` }, s.action)),
+      h('td', { class: 'mono' }, s.generation),
+      h('td', { class: 'mono' }, s.previous ?? '—'),
+      h('td', {}, actorEl(s.actor))));
+  if (switches.length === 0) switches.push(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No switches recorded.')));
+  replace($('switches-body'), switches);
 }
 
 function showValidation(ok, text, validation) {
