@@ -21,6 +21,15 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public Tensor A => lora_A.weight!;
     public Tensor B => lora_B.weight!;
 
+    /// <summary>An adapter shaped for <paramref name="projection"/> (W is [out, in]), on its dtype and device.</summary>
+    public static LoraLinear Beside(Linear projection, LoraSettings settings, Generator? generator)
+    {
+        var w = projection.weight!;
+        var adapter = new LoraLinear(w.shape[1], w.shape[0], settings, generator);
+        adapter.to(w.dtype).to(w.device);
+        return adapter;
+    }
+
     public LoraLinear(long inFeatures, long outFeatures, LoraSettings settings, Generator? generator = null) : base(nameof(LoraLinear))
     {
         lora_A = nn.Linear(inFeatures, settings.Rank, hasBias: false);

@@ -72,9 +72,7 @@ public sealed class Qwen3Attention : nn.Module
         foreach (var (name, projection) in new[] { ("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj), ("o_proj", o_proj) })
         {
             if (!settings.Targets(name)) continue;
-            var w = projection.weight!;
-            var adapter = new Lora.LoraLinear(w.shape[1], w.shape[0], settings, generator);
-            adapter.to(w.dtype).to(w.device);
+            var adapter = Lora.LoraLinear.Beside(projection, settings, generator);
             register_module(name + "_lora", adapter);
             _lora[name] = adapter;
             yield return (name, adapter);

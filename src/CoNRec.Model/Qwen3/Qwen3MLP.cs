@@ -36,9 +36,7 @@ public sealed class Qwen3MLP : nn.Module<Tensor, Tensor>
         foreach (var (name, projection) in new[] { ("gate_proj", gate_proj), ("up_proj", up_proj), ("down_proj", down_proj) })
         {
             if (!settings.Targets(name)) continue;
-            var w = projection.weight!;
-            var adapter = new Lora.LoraLinear(w.shape[1], w.shape[0], settings, generator);
-            adapter.to(w.dtype).to(w.device);
+            var adapter = Lora.LoraLinear.Beside(projection, settings, generator);
             register_module(name + "_lora", adapter);
             _lora[name] = adapter;
             yield return (name, adapter);
