@@ -1,6 +1,5 @@
 using CoNRec.Batch.Cli;
 using System.Net;
-using System.Net.Sockets;
 using CoNRec.Batch.Progress;
 using Xunit;
 
@@ -15,7 +14,7 @@ public sealed class RecordingPushgateway : IDisposable
 
     public RecordingPushgateway()
     {
-        Port = FreePort();
+        Port = CoNRec.Testing.FreePort.Next(); // below the ephemeral range: no outgoing connection can hold it
         _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
         _listener.Start();
         _loop = Task.Run(ServeAsync);
@@ -41,13 +40,6 @@ public sealed class RecordingPushgateway : IDisposable
             context.Response.StatusCode = 200;
             context.Response.Close();
         }
-    }
-
-    public static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     public void Dispose()
@@ -120,7 +112,7 @@ public sealed class JobMetricsTests
     public async Task Push_failures_are_logged_and_never_fatal()
     {
         var log = new StringWriter();
-        var url = $"http://127.0.0.1:{RecordingPushgateway.FreePort()}"; // nothing listens there
+        var url = $"http://127.0.0.1:{CoNRec.Testing.FreePort.Next()}"; // nothing listens there
         var metrics = new JobMetrics(1, new JobMetricsOptions { Pushgateway = url, PushInterval = TimeSpan.FromHours(1), Log = TextWriter.Synchronized(log) });
         metrics.UserProcessed(1);
         await metrics.CompleteAsync(success: true); // does not throw

@@ -11,6 +11,7 @@ namespace CoNRec.Batch.Tests;
 /// `train` as an operator runs it: a synthetic dataset in the generic format, a bundle from scratch and one with LoRA
 /// on the first as its base, and `generate` serving each of them into a real redis-server.
 /// </summary>
+[Collection(TrainCollection.Name)]
 public sealed class TrainCommandTests(RedisFixture redis) : IClassFixture<RedisFixture>, IDisposable
 {
     private readonly TempDir _dir = new();
@@ -83,4 +84,14 @@ public sealed class TrainCommandTests(RedisFixture redis) : IClassFixture<RedisF
         var eval = await CliAsync("eval", "--help");
         Assert.Contains("--ablation", eval.Out);
     }
+}
+
+/// <summary>
+/// Training keeps both cores of a 2-core CI box busy for ~10 s; run alone so the other classes' Redis calls keep their
+/// 2 s client timeouts (a publish transaction in ServedRuleParityTests timed out beside it, 3 runs in 23).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TrainCollection
+{
+    public const string Name = "train (runs alone)";
 }
